@@ -1,0 +1,1 @@
+"""Engine loop, world setup, schedule, config, CLI and backend selection."""

@@ -1,0 +1,207 @@
+"""The ``cybermesh`` console script: one parser, one subcommand per run mode.
+
+Exit codes: 0 ok, 2 bad input (one line on stderr, no traceback), 1 internal error.
+Heavy imports (torch, moderngl, aiohttp) happen inside the subcommands that need them, so
+``cybermesh --help`` and ``cybermesh ca`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+from game.errors import BadInput
+
+if TYPE_CHECKING:
+    from game.config import Config
+
+PROG = "cybermesh"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _nonneg_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0..65535, got {value}")
+    return value
+
+
+def _torus(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    bad = argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 80x80, got {text!r}")
+    try:
+        width, height = int(w), int(h)
+    except ValueError:
+        raise bad from None
+    if not sep or width <= 0 or height <= 0:
+        raise bad
+    return width, height
+
+
+BACKEND_CHOICES = ("auto", "numpy", "gl", "reference")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Flags every subcommand that runs the simulation takes."""
+    g = p.add_argument_group("run options")
+    g.add_argument("--config", metavar="FILE", help="YAML config (default: config/default.yaml)")
+    g.add_argument("--seed", type=_nonneg_int, metavar="N", help="seed of the run's one rng")
+    g.add_argument("--events", metavar="FILE", help="write the JSONL event log to FILE")
+    g.add_argument("--backend", choices=BACKEND_CHOICES, help="lattice backend (default: auto)")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set mesh.rows=3 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``cybermesh`` argument parser."""
+    parser = _Parser(
+        prog=PROG,
+        description="CyberMesh: a Life substrate, embedding shards and a LoRA wave on one mesh.",
+    )
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    ca = sub.add_parser(
+        "ca",
+        help="run an RLE pattern on its torus for N generations",
+        description="Run the pattern in IN.rle on the torus named by its header "
+        "(rule = B3/S23:TW,H) and write the result as RLE.",
+    )
+    ca.add_argument("input", metavar="IN.rle", help="pattern file (Golly RLE)")
+    ca.add_argument("--gens", type=_nonneg_int, required=True, metavar="N", help="generations")
+    ca.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="default: auto")
+    ca.add_argument("--out", metavar="OUT.rle", help="write the result here (default: stdout)")
+    ca.add_argument(
+        "--torus",
+        type=_torus,
+        metavar="WxH",
+        help="torus size when the header has no :T suffix (overrides it otherwise)",
+    )
+    ca.add_argument("--quiet", action="store_true", help="no summary line or progress bar")
+
+    serve = sub.add_parser(
+        "serve",
+        help="headless simulation with the web mirror",
+        description="Run the simulation headless at its tick rate, with a live status line and "
+        "the web mirror (GET /healthz, GET /api/state).",
+    )
+    serve.add_argument("--host", default=None, help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=None, help="port (default 8765; 0 = free)")
+    serve.add_argument("--ticks", type=_nonneg_int, metavar="N", help="stop after N ticks")
+    serve.add_argument("--no-web", action="store_true", help="do not start the web mirror")
+    _add_run_options(serve)
+
+    bench = sub.add_parser(
+        "bench",
+        help="headless benchmark",
+        description="Measure a scenario and print a table (and JSON with --json).",
+    )
+    bench.add_argument("--scenario", default="ca", choices=_scenarios(), help="default: ca")
+    bench.add_argument("--ticks", type=_nonneg_int, metavar="N", help="ticks (or gens) per run")
+    bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes, for CI smoke runs")
+    _add_run_options(bench)
+    return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (it costs ~40 ms)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("cybermesh")
+        except PackageNotFoundError:
+            text = "unknown"
+        parser.exit(0, f"{PROG} {text}\n")
+
+
+# The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
+SCENARIO_NAMES: tuple[str, ...] = ("ca",)
+
+
+def _scenarios() -> list[str]:
+    return sorted(SCENARIO_NAMES)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """The config for a run: file (or default), then --set items, then dedicated flags."""
+    from game.config import load_config, override, parse_set
+
+    config = load_config(args.config)
+    for item in args.set:
+        config = parse_set(item, config)
+    if args.seed is not None:
+        config = override(config, "seed", args.seed, "--seed")
+    if args.backend is not None:
+        config = override(config, "lattice.backend", args.backend, "--backend")
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, map errors to exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "ca":
+            from game.run_ca import run_ca
+
+            return run_ca(args)
+        if args.command == "serve":
+            from game.serve import run_serve
+
+            return run_serve(args, load_run_config(args))
+        if args.command == "bench":
+            from game.bench import run_bench
+
+            return run_bench(args, load_run_config(args))
+        parser.error(f"unknown command {args.command!r}")
+    except BadInput as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        if os.environ.get("CYBERMESH_DEBUG"):
+            raise
+        print(
+            f"{PROG}: internal error: {type(err).__name__}: {err} "
+            "(set CYBERMESH_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

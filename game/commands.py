@@ -1,0 +1,32 @@
+"""Commands from the keyboard, the web mirror or scripts, applied by the input system.
+
+They cross threads through a queue; the input system applies them at the start of the next tick,
+so a command changes the run at a well-defined tick (and the event log says which).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class StampPattern:
+    """OR ``cells`` into the lattice with its top-left at (x, y), wrapping on the torus."""
+
+    name: str
+    cells: npt.NDArray[np.uint8] = field(repr=False)
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reseed:
+    """Replace the lattice by a new random soup; ``seed`` None draws one from the run's rng."""
+
+    seed: int | None = None
+
+
+Command = StampPattern | Reseed

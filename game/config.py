@@ -1,0 +1,188 @@
+"""Configuration: config/default.yaml decoded into msgspec Structs, then CLI overrides.
+
+A wrong key or type is reported in one line naming the file, the key and the expected type:
+``my.yaml: mesh.rows: expected int, got str``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from game.errors import ConfigError
+from game.paths import CONFIG_DIR
+
+Backend = Literal["auto", "numpy", "gl", "reference"]
+BACKENDS: tuple[str, ...] = ("auto", "numpy", "gl", "reference")
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+
+class LatticeConfig(_Section):
+    """Tier 1 substrate: the rule, the backend and the initial state."""
+
+    rule: str = "B3/S23"
+    backend: Backend = "auto"
+    soup_density: Fraction = 0.35
+    pattern: str | None = None
+
+
+class MeshConfig(_Section):
+    """The R×C mesh of cells, each owning a T×T tile of the lattice."""
+
+    rows: Positive = 5
+    cols: Positive = 5
+    tile: Positive = 16
+
+
+class EnergyConfig(_Section):
+    """The scalar energy field over the lattice."""
+
+    birth_deposit: NonNegative = 1.0
+    half_life: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    diffusion: Annotated[float, msgspec.Meta(ge=0, le=0.25)] = 0.0
+
+
+class LoopConfig(_Section):
+    """The fixed-timestep loop's clamps against the spiral of death."""
+
+    max_frame_time: Annotated[float, msgspec.Meta(gt=0)] = 0.25
+    max_ticks_per_frame: Positive = 8
+
+
+class LogConfig(_Section):
+    """What the event log records beyond the events systems emit."""
+
+    population_every: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class ServeConfig(_Section):
+    """Where the web mirror listens."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8765
+
+
+class Config(_Section):
+    """The whole configuration of a run."""
+
+    seed: Annotated[int, msgspec.Meta(ge=0)] = 0
+    tick_rate: Annotated[float, msgspec.Meta(gt=0, le=100000)] = 30.0
+    lattice: LatticeConfig = msgspec.field(default_factory=LatticeConfig)
+    mesh: MeshConfig = msgspec.field(default_factory=MeshConfig)
+    energy: EnergyConfig = msgspec.field(default_factory=EnergyConfig)
+    loop: LoopConfig = msgspec.field(default_factory=LoopConfig)
+    log: LogConfig = msgspec.field(default_factory=LogConfig)
+    serve: ServeConfig = msgspec.field(default_factory=ServeConfig)
+
+
+DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+
+
+def _one_line(source: str, err: msgspec.MsgspecError) -> str:
+    """Turn msgspec's message into ``source: key: problem`` on one line."""
+    text = str(err).splitlines()[0]
+    m = _AT.match(text)
+    msg, path = (m.group("msg"), m.group("path")) if m else (text, None)
+    key = path.lstrip(".").replace("[", ".").replace("]", "") if path else ""
+    exp = _EXPECTED.search(msg)
+    if exp:
+        msg = f"expected {exp.group('want')}, got {exp.group('got')}"
+    unknown = re.match(r"Object contains unknown field `([^`]+)`", msg)
+    if unknown:
+        full = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
+        return f"{source}: unknown key {full!r}"
+    msg = (msg[0].lower() + msg[1:]).replace("`", "") if msg else msg
+    if msg.startswith("invalid enum value") and key == "lattice.backend":
+        msg += f" (expected one of {', '.join(BACKENDS)})"
+    return f"{source}: {key}: {msg}" if key else f"{source}: {msg}"
+
+
+def decode_config(data: bytes | str, source: str) -> Config:
+    """Decode YAML text into a :class:`Config`; raises :class:`ConfigError` on any problem."""
+    try:
+        raw = msgspec.yaml.decode(data)
+    except msgspec.DecodeError as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML: {first}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    try:
+        return msgspec.convert(raw, Config)
+    except msgspec.ValidationError as err:
+        raise ConfigError(_one_line(source, err)) from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load ``path`` over the built-in defaults (the default file when ``path`` is None)."""
+    file = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a directory, not a config file") from None
+    except OSError as err:
+        raise ConfigError(f"{file}: cannot read: {err.strerror}") from None
+    return decode_config(data, str(file))
+
+
+def override(config: Config, dotted: str, value: Any, source: str = "command line") -> Config:
+    """Return a copy of ``config`` with ``dotted`` (e.g. ``mesh.rows``) set to ``value``.
+
+    The value is converted with the same rules as the file, so a flag gets the same errors.
+    """
+    raw = msgspec.to_builtins(config)
+    node: dict[str, Any] = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            raise ConfigError(f"{source}: unknown key {dotted!r}")
+        node = child
+    if parts[-1] not in node:
+        raise ConfigError(f"{source}: unknown key {dotted!r}")
+    node[parts[-1]] = value
+    try:
+        return msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as err:
+        raise ConfigError(_one_line(source, err)) from None
+
+
+def parse_set(item: str, config: Config) -> Config:
+    """Apply one ``--set key=value`` item; the value is read as YAML (``3``, ``0.5``, ``gl``)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. mesh.rows=3")
+    try:
+        value = msgspec.yaml.decode(text) if text else None
+    except msgspec.DecodeError:
+        value = text
+    return override(config, key.strip(), value, source=f"--set {key.strip()}")
+
+
+def config_keys(struct: type[msgspec.Struct] = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the configuration, for the spec-drift check and the docs."""
+    keys: list[str] = []
+    for field in msgspec.structs.fields(struct):
+        name = f"{prefix}{field.name}"
+        sub = field.type
+        if isinstance(sub, type) and issubclass(sub, msgspec.Struct):
+            keys.extend(config_keys(sub, name + "."))
+        else:
+            keys.append(name)
+    return keys

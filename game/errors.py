@@ -1,0 +1,27 @@
+"""Errors that reach the user as one line on stderr and exit code 2.
+
+Anything raised as :class:`BadInput` is the user's input being wrong (a file, a flag, a config key);
+the CLI prints ``cybermesh: error: <message>`` and exits 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class BadInput(Exception):  # noqa: N818 - reads as what it is: the input is bad
+    """The user's input is wrong; the message names the problem in one line."""
+
+
+class RleError(BadInput):
+    """A pattern file is malformed, truncated or names something unsupported."""
+
+
+class RuleError(BadInput):
+    """A Life-like rule string cannot be parsed."""
+
+
+class ConfigError(BadInput):
+    """A configuration file or override has a wrong key, type or value."""
+
+
+class BackendUnavailable(BadInput):
+    """The requested lattice backend cannot run on this machine (e.g. no OpenGL)."""

@@ -1,0 +1,102 @@
+"""Event-log records: one msgspec Struct per kind, one JSON object per line (JSONL).
+
+Every event carries ``tick`` and ``kind``; the schema is in docs/events.md. Systems append events
+to :class:`EventBus` during a tick; the log system writes them at the end of the tick in order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+
+
+class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
+    """Base of all events: the tick it happened on (0 = the initial state)."""
+
+    tick: int
+
+    @property
+    def kind(self) -> str:
+        """The event's kind, as written in its ``kind`` field."""
+        tag = self.__struct_config__.tag
+        return str(tag)
+
+
+class Start(Event, tag="start", frozen=True):
+    """A run began: what it runs on. Deterministic fields only (no wall clock, no backend)."""
+
+    seed: int
+    rule: str
+    width: int
+    height: int
+    mesh_rows: int
+    mesh_cols: int
+    tile: int
+    population: int
+
+
+class Reseed(Event, tag="reseed", frozen=True):
+    """The lattice was replaced by a fresh random soup drawn with ``seed``."""
+
+    seed: int
+    density: float
+    population: int
+
+
+class Stamp(Event, tag="stamp", frozen=True):
+    """A pattern was OR-ed into the lattice with its top-left cell at (x, y)."""
+
+    pattern: str
+    x: int
+    y: int
+    cells: int
+
+
+class Population(Event, tag="population", frozen=True):
+    """Periodic census of live cells (``log.population_every``)."""
+
+    population: int
+
+
+class Stop(Event, tag="stop", frozen=True):
+    """The run ended after ``tick`` ticks."""
+
+    population: int
+
+
+AnyEvent = Start | Reseed | Stamp | Population | Stop
+EVENT_TYPES: tuple[type[Event], ...] = (Start, Reseed, Stamp, Population, Stop)
+
+
+class EventBus:
+    """Events of the current tick, and a short history for the mirror's event feed."""
+
+    def __init__(self, recent: int = 64) -> None:
+        self.pending: list[Event] = []
+        self.recent: deque[Event] = deque(maxlen=recent)
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for the log system at the end of this tick."""
+        self.pending.append(event)
+
+    def drain(self) -> list[Event]:
+        """Hand over this tick's events and remember them as recent."""
+        out, self.pending = self.pending, []
+        self.recent.extend(out)
+        return out
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(AnyEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    """One JSONL line (without the newline)."""
+    return _ENCODER.encode(event)
+
+
+def decode_event(line: bytes | str) -> Event:
+    """Parse and validate one JSONL line; raises msgspec errors on a bad line."""
+    event: Event = _DECODER.decode(line)
+    return event

@@ -1,0 +1,11 @@
+"""Where the repository's data folders are: the code runs from a checkout (editable install)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+SHADERS_DIR = ROOT / "shaders"
+ASSETS_DIR = ROOT / "assets"
+PATTERNS_DIR = ASSETS_DIR / "patterns"

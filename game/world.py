@@ -1,0 +1,181 @@
+"""World setup: one esper world, the substrate resource, mesh-cell entities and the systems.
+
+:class:`Sim` holds the resources a tick needs (like Bevy's ``Res``) and runs the schedule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import esper
+import numpy as np
+
+from components.mesh import MeshCell, TileStats
+from components.substrate import Substrate
+from game.backends import LifeBackend, make_backend
+from game.commands import Command
+from game.config import Config
+from game.errors import BadInput
+from game.events import EventBus, Start, Stop
+from game.mailbox import Latest
+from game.rules import Rule, parse_rule
+from game.schedule import Schedule
+
+if TYPE_CHECKING:
+    from systems.mirror import StateSnapshot
+
+_world_ids = itertools.count()
+
+
+class Sim:
+    """One simulation: its config, seeded rng, substrate, backend, entities and schedule."""
+
+    def __init__(self, config: Config, backend: LifeBackend, rule: Rule) -> None:
+        self.config = config
+        self.rule = rule
+        mesh = config.mesh
+        self.shape = (mesh.rows * mesh.tile, mesh.cols * mesh.tile)
+        self.rng = np.random.default_rng(config.seed)
+        self.substrate = Substrate.empty(*self.shape)
+        self.backend = backend
+        self.events = EventBus()
+        self.commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self.schedule = Schedule()
+        self.tick = 0
+        self.world = f"cybermesh-{next(_world_ids)}"
+        self.snapshots: Latest[StateSnapshot] = Latest()
+        self._closed = False
+        esper.switch_world(self.world)
+
+    def activate(self) -> None:
+        """Make this sim's esper world the current one (esper keeps one current world)."""
+        if esper.current_world != self.world:
+            esper.switch_world(self.world)
+
+    def step(self, ticks: int = 1) -> None:
+        """Run ``ticks`` full ticks: every system in :data:`game.schedule.TICK_ORDER`."""
+        self.activate()
+        for _ in range(ticks):
+            self.schedule.run()
+            self.tick += 1
+
+    def post(self, command: Command) -> None:
+        """Queue a command for the input system (safe from any thread)."""
+        self.commands.put(command)
+
+    def population(self) -> int:
+        """Live cells now."""
+        return int(self.substrate.alive.sum())
+
+    def close(self) -> None:
+        """Log the stop event, flush and close the event log, release the backend."""
+        if self._closed:
+            return
+        self._closed = True
+        self.events.emit(Stop(tick=self.tick, population=self.population()))
+        from systems.log import LogSystem
+
+        log = self.schedule.get("log")
+        if isinstance(log, LogSystem):
+            log.close()
+        self.backend.close()
+        # esper cannot delete the current world: step aside to its default one first.
+        esper.switch_world("default")
+        esper.delete_world(self.world)
+
+
+def initial_cells(config: Config, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """The lattice at tick 0: the configured RLE pattern at the origin, or a random soup."""
+    if config.lattice.pattern:
+        from game.rle import read_rle
+
+        pattern = read_rle(config.lattice.pattern)
+        ph, pw = pattern.cells.shape
+        if ph > shape[0] or pw > shape[1]:
+            raise BadInput(
+                f"{config.lattice.pattern}: pattern is {pw}x{ph}, larger than the "
+                f"{shape[1]}x{shape[0]} lattice"
+            )
+        cells = np.zeros(shape, np.uint8)
+        cells[:ph, :pw] = pattern.cells
+        return cells
+    from systems.input import random_soup
+
+    return random_soup(rng, shape, config.lattice.soup_density)
+
+
+def build_sim(
+    config: Config,
+    events_path: str | Path | None = None,
+    mirror: bool = False,
+) -> Sim:
+    """Create a ready-to-tick simulation from ``config``.
+
+    ``events_path`` opens the JSONL event log; ``mirror`` adds the mirror system (its snapshot
+    mailbox is ``sim.snapshots``).
+    """
+    from systems.ca import CaSystem
+    from systems.energy import EnergySystem
+    from systems.input import InputSystem
+    from systems.log import LogSystem
+    from systems.mirror import MirrorSystem
+
+    rule = parse_rule(config.lattice.rule)
+    mesh = config.mesh
+    shape = (mesh.rows * mesh.tile, mesh.cols * mesh.tile)
+    backend = make_backend(config.lattice.backend, rule, shape)
+    sim = Sim(config, backend, rule)
+    try:
+        cells = initial_cells(config, sim.rng, shape)
+        backend.set_cells(cells)
+        np.copyto(sim.substrate.alive, cells)
+        sub = sim.substrate
+        for r in range(mesh.rows):
+            for c in range(mesh.cols):
+                y0, x0, t = r * mesh.tile, c * mesh.tile, mesh.tile
+                esper.create_entity(
+                    MeshCell(
+                        r,
+                        c,
+                        y0,
+                        x0,
+                        t,
+                        sub.alive[y0 : y0 + t, x0 : x0 + t],
+                        sub.energy[y0 : y0 + t, x0 : x0 + t],
+                    ),
+                    TileStats(population=int(cells[y0 : y0 + t, x0 : x0 + t].sum())),
+                )
+        log_file: BinaryIO | None = None
+        if events_path is not None:
+            try:
+                log_file = Path(events_path).open("wb")  # noqa: SIM115 - LogSystem closes it
+            except OSError as err:
+                raise BadInput(
+                    f"{events_path}: cannot write the event log: {err.strerror}"
+                ) from None
+        sim.schedule.add(InputSystem(sim))
+        sim.schedule.add(CaSystem(sim))
+        sim.schedule.add(EnergySystem(sim))
+        sim.schedule.add(LogSystem(sim, log_file))
+        if mirror:
+            sim.schedule.add(MirrorSystem(sim, sim.snapshots))
+        sim.events.emit(
+            Start(
+                tick=0,
+                seed=config.seed,
+                rule=str(rule),
+                width=shape[1],
+                height=shape[0],
+                mesh_rows=mesh.rows,
+                mesh_cols=mesh.cols,
+                tile=mesh.tile,
+                population=int(cells.sum()),
+            )
+        )
+    except BaseException:
+        backend.close()
+        raise
+    return sim

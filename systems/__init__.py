@@ -1,0 +1,1 @@
+"""One module per tick system; ``game.schedule`` writes their order down once."""

@@ -1,0 +1,41 @@
+"""Log system: writes the tick's events as JSONL lines (``--events FILE``)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from game.events import Population, encode_event
+from game.schedule import System
+from game.world import Sim
+
+
+class LogSystem(System):
+    """Appends every event emitted during the tick to the event log, one line each, in order."""
+
+    phase = "log"
+
+    def __init__(self, sim: Sim, out: BinaryIO | None) -> None:
+        self.sim = sim
+        self.out = out
+        self.every = sim.config.log.population_every
+
+    def process(self) -> None:
+        """Write this tick's events."""
+        sim = self.sim
+        tick = sim.tick + 1
+        if self.every and tick % self.every == 0:
+            sim.events.emit(Population(tick=tick, population=int(sim.substrate.alive.sum())))
+        self.write_pending()
+
+    def write_pending(self) -> None:
+        """Write (and forget) every event emitted since the last write."""
+        events = self.sim.events.drain()
+        if self.out is not None and events:
+            self.out.write(b"".join(encode_event(e) + b"\n" for e in events))
+
+    def close(self) -> None:
+        """Write what is pending and close the log file."""
+        self.write_pending()
+        if self.out is not None:
+            self.out.close()
+            self.out = None

@@ -1,0 +1,32 @@
+"""Shared fixtures: the project's policy on tests that need a system package or a device."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when ``condition`` is false on a user's machine; fail instead in CI.
+
+    The project installs its own system packages (scripts/install_system_deps.sh), so in CI a
+    missing one is a broken setup, never a reason to skip.
+    """
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def bgolly() -> str:
+    """Path of Golly's headless bgolly (the trusted Life reference)."""
+    path = shutil.which("bgolly")
+    need(path is not None, "bgolly not installed (Debian package golly)")
+    assert path is not None
+    return path
