@@ -25,6 +25,7 @@ import numpy as np
 from game.backends import LifeBackend, make_backend
 from game.config import Config
 from game.errors import BadInput
+from game.files import write_bytes
 from game.rules import CONWAY
 
 Report = dict[str, Any]
@@ -231,8 +232,5 @@ def run_bench(args: argparse.Namespace, config: Config) -> int:
     if args.scenario == "ca":
         print_ca(result)
     if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as err:
-            raise BadInput(f"{args.json}: cannot write the report: {err.strerror}") from None
+        write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), "the report")
     return 0

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from game.errors import ConfigError
+from game.files import read_bytes
 from game.paths import CONFIG_DIR
 
 Backend = Literal["auto", "numpy", "gl", "reference"]
@@ -130,14 +131,7 @@ def decode_config(data: bytes | str, source: str) -> Config:
 def load_config(path: str | Path | None = None) -> Config:
     """Load ``path`` over the built-in defaults (the default file when ``path`` is None)."""
     file = Path(path) if path is not None else DEFAULT_CONFIG
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{file}: is a directory, not a config file") from None
-    except OSError as err:
-        raise ConfigError(f"{file}: cannot read: {err.strerror}") from None
+    data = read_bytes(file, "a config file", ConfigError)
     return decode_config(data, str(file))
 
 

@@ -16,13 +16,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from game.errors import RleError, RuleError
+from game.files import read_bytes, write_bytes
 from game.rules import CONWAY, Rule, parse_rule_and_torus
 
 Cells = npt.NDArray[np.uint8]
@@ -337,18 +337,8 @@ def _decode_body(text: str, start: int, stop: int, width: int, height: int, sour
 
 def read_rle(path: str | PathLike[str]) -> RlePattern:
     """Read an RLE file; any problem (missing, unreadable, not UTF-8, malformed) is an RleError."""
-    p = Path(path)
     source = str(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise RleError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise RleError(f"{source}: is a directory, not an RLE file") from None
-    except PermissionError:
-        raise RleError(f"{source}: permission denied") from None
-    except OSError as err:
-        raise RleError(f"{source}: cannot read: {err.strerror or err}") from None
+    data = read_bytes(path, "an RLE file", RleError)
     try:
         # utf-8-sig: editors on Windows like to prepend a byte-order mark.
         text = data.decode("utf-8-sig")
@@ -519,16 +509,7 @@ def write_rle(
 ) -> None:
     """Write cells as an RLE file; an unwritable path is an RleError with a one-line message."""
     text = format_rle(cells, rule, torus=torus, name=name, comments=comments)
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except IsADirectoryError:
-        raise RleError(f"{path}: is a directory; cannot write the RLE file there") from None
-    except FileNotFoundError:
-        raise RleError(f"{path}: cannot write: the directory does not exist") from None
-    except PermissionError:
-        raise RleError(f"{path}: cannot write: permission denied") from None
-    except OSError as err:
-        raise RleError(f"{path}: cannot write: {err.strerror or err}") from None
+    write_bytes(path, text.encode("utf-8"), "the RLE file", RleError)
 
 
 def to_torus(p: RlePattern, torus: tuple[int, int] | None = None) -> Cells:

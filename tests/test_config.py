@@ -46,7 +46,7 @@ def test_bad_config_is_one_line_naming_file_key_and_type(text: str, expected: st
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such config file"):
+    with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path)

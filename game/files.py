@@ -1,0 +1,41 @@
+"""Reading and writing user files with one-line errors (the CLI's exit code 2 contract)."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+
+from game.errors import BadInput
+
+
+def read_bytes(path: str | PathLike[str], what: str, error: type[BadInput] = BadInput) -> bytes:
+    """Read ``path``; a missing, directory or unreadable path raises ``error`` in one line.
+
+    ``what`` names the expected file in the message, e.g. ``"an RLE file"``.
+    """
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not {what}") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def write_bytes(
+    path: str | PathLike[str], data: bytes, what: str, error: type[BadInput] = BadInput
+) -> None:
+    """Write ``data`` to ``path``; an unwritable path raises ``error`` in one line."""
+    try:
+        Path(path).write_bytes(data)
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory; cannot write {what} there") from None
+    except FileNotFoundError:
+        raise error(f"{path}: cannot write {what}: the directory does not exist") from None
+    except PermissionError:
+        raise error(f"{path}: cannot write {what}: permission denied") from None
+    except OSError as err:
+        raise error(f"{path}: cannot write {what}: {err.strerror or err}") from None
