@@ -44,6 +44,7 @@ test: lint type docs unit
 
 bench: setup
 	$(VENV)/bin/cybermesh bench --scenario ca --json bench-ca.json
+	$(VENV)/bin/cybermesh bench --scenario detect --json bench-detect.json
 
 clean:
 	rm -rf $(VENV) .site .mypy_cache .ruff_cache .pytest_cache .benchmarks

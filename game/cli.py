@@ -38,6 +38,13 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _nonneg_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _port(text: str) -> int:
     value = _nonneg_int(text)
     if value > 65535:
@@ -104,6 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ca.add_argument("--quiet", action="store_true", help="no summary line or progress bar")
 
+    detect = sub.add_parser(
+        "detect",
+        help="census of the objects in an RLE pattern",
+        description="Separate the pattern into objects and name each by its apgcode (still "
+        "lifes xs, oscillators xp, spaceships xq); objects that do not settle are 'unsettled'.",
+    )
+    detect.add_argument("input", metavar="IN.rle", help="pattern file (Golly RLE)")
+    detect.add_argument("--json", action="store_true", help="print JSON: census and objects")
+    detect.add_argument(
+        "--torus", type=_torus, metavar="WxH",
+        help="torus size (default: the header's :T suffix, else the plane)",
+    )
+    detect.add_argument("--max-period", type=_positive_int, default=1000, metavar="N",
+                        help="longest period to recognise (default 1000)")
+    detect.add_argument("--horizon", type=_positive_int, default=64, metavar="N",
+                        help="generations ahead in which interacting objects are joined "
+                        "(default 64)")
+
     serve = sub.add_parser(
         "serve",
         help="headless simulation with the web mirror",
@@ -143,7 +168,7 @@ class _VersionAction(argparse.Action):
 
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
-SCENARIO_NAMES: tuple[str, ...] = ("ca",)
+SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect")
 
 
 def _scenarios() -> list[str]:
@@ -173,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from game.run_ca import run_ca
 
             return run_ca(args)
+        if args.command == "detect":
+            from game.run_detect import run_detect
+
+            return run_detect(args)
         if args.command == "serve":
             from game.serve import run_serve
 

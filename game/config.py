@@ -60,6 +60,16 @@ class LoopConfig(_Section):
     max_ticks_per_frame: Positive = 8
 
 
+class DetectConfig(_Section):
+    """Pattern detection in the tick: separation, apgcodes, glider tracks."""
+
+    enabled: bool = True
+    lookahead: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    max_period: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 64
+    budget: Annotated[int, msgspec.Meta(ge=0)] = 512
+    every: Positive = 1
+
+
 class LogConfig(_Section):
     """What the event log records beyond the events systems emit."""
 
@@ -81,6 +91,7 @@ class Config(_Section):
     lattice: LatticeConfig = msgspec.field(default_factory=LatticeConfig)
     mesh: MeshConfig = msgspec.field(default_factory=MeshConfig)
     energy: EnergyConfig = msgspec.field(default_factory=EnergyConfig)
+    detect: DetectConfig = msgspec.field(default_factory=DetectConfig)
     loop: LoopConfig = msgspec.field(default_factory=LoopConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     serve: ServeConfig = msgspec.field(default_factory=ServeConfig)

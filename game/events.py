@@ -65,8 +65,39 @@ class Stop(Event, tag="stop", frozen=True):
     population: int
 
 
-AnyEvent = Start | Reseed | Stamp | Population | Stop
-EVENT_TYPES: tuple[type[Event], ...] = (Start, Reseed, Stamp, Population, Stop)
+class TrackBorn(Event, tag="track_born", frozen=True):
+    """A glider appeared (emitted by a reaction, stamped, or first seen): a new track."""
+
+    track: int
+    x: float
+    y: float
+    direction: str
+    cell: tuple[int, int]
+
+
+class TrackCrossed(Event, tag="track_crossed", frozen=True):
+    """A tracked glider's centroid moved from one mesh cell's tile into another's."""
+
+    track: int
+    x: float
+    y: float
+    src: tuple[int, int]
+    dst: tuple[int, int]
+
+
+class TrackLost(Event, tag="track_lost", frozen=True):
+    """A tracked glider stopped being a lone glider: ``collision`` or ``death``."""
+
+    track: int
+    x: float
+    y: float
+    reason: str
+
+
+AnyEvent = Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
+)
 
 
 class EventBus:

@@ -158,6 +158,10 @@ def build_sim(
                 ) from None
         sim.schedule.add(InputSystem(sim))
         sim.schedule.add(CaSystem(sim))
+        if config.detect.enabled:
+            from systems.detect import DetectSystem
+
+            sim.schedule.add(DetectSystem(sim))
         sim.schedule.add(EnergySystem(sim))
         sim.schedule.add(LogSystem(sim, log_file))
         if mirror:

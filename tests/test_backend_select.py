@@ -51,7 +51,7 @@ def test_whole_sim_is_identical_on_numpy_and_gl(tmp_path: Path) -> None:
         config = override(config, "log.population_every", 5)
         path = tmp_path / f"{backend}.jsonl"
         sim = build_sim(config, events_path=path)
-        sim.step(150)
+        sim.step(80)
         lattices.append(sim.substrate.alive.copy())
         energies.append(sim.substrate.energy.copy())
         sim.close()

@@ -221,3 +221,42 @@ def test_write_rle_helper_round_trip(tmp_path: Path) -> None:
     cells = (np.random.default_rng(0).random((20, 30)) < 0.3).astype(np.uint8)
     write_rle(tmp_path / "x.rle", cells, CONWAY, torus=(30, 20))
     assert np.array_equal(to_torus(read_rle(tmp_path / "x.rle")), cells)
+
+
+def test_detect_json_and_table(tmp_path: Path) -> None:
+    src = tmp_path / "two.rle"
+    # a bi-block (two blocks) and a glider on a 40x30 torus
+    src.write_text("x = 14, y = 5, rule = B3/S23:T40,30\n2ob2o5bo$2ob2o6bo$9b3o!\n")
+    result = cli("detect", str(src), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["census"] == {"xs4_33": 2, "xq4_153": 1}
+    glider = next(o for o in payload["objects"] if o["apgcode"] == "xq4_153")
+    assert (glider["x"], glider["y"], glider["w"], glider["h"]) == (9, 0, 3, 3)
+    assert (glider["period"], glider["dx"], glider["dy"]) == (4, 1, 1)
+    assert glider["name"] == "glider"
+    table = cli("detect", str(src))
+    assert table.returncode == 0 and "xs4_33" in table.stdout and "glider" in table.stdout
+
+
+def test_detect_plane_pattern_keeps_rle_coordinates(tmp_path: Path) -> None:
+    src = tmp_path / "plane.rle"
+    src.write_text("x = 9, y = 2\n2o5b2o$2o5b2o!\n")  # two blocks, no torus
+    payload = json.loads(cli("detect", str(src), "--json").stdout)
+    assert sorted((o["x"], o["y"]) for o in payload["objects"]) == [(0, 0), (7, 0)]
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "words"),
+    [
+        ("x = 3, y = 3, rule = B3/S23\nbo$2bo$3o", [], ["truncated"]),
+        ("x = 3, y = 3, rule = B03/S23\nbo$2bo$3o!\n", [], ["B0"]),
+        ("x = 3, y = 3\nbo$2bo$3o!\n", ["--max-period", "0"], ["--max-period"]),
+        ("x = 3, y = 3\nbo$2bo$3o!\n", ["--horizon", "x"], ["--horizon"]),
+    ],
+)
+def test_detect_bad_input_exits_2(tmp_path: Path, content: str, args: list[str],
+                                  words: list[str]) -> None:
+    src = tmp_path / "bad.rle"
+    src.write_text(content)
+    assert_one_line_error(cli("detect", str(src), *args), *words)

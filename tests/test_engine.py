@@ -83,7 +83,7 @@ def run_log(tmp_path: Path, name: str, seed: int) -> bytes:
     path = tmp_path / name
     sim = build_sim(numpy_config(seed=seed, log__population_every=10), events_path=path)
     sim.post(Reseed())  # seed drawn from the run's rng: still deterministic
-    sim.step(200)
+    sim.step(120)
     sim.close()
     return path.read_bytes()
 
@@ -94,11 +94,12 @@ def test_same_seed_same_event_log_bytes(tmp_path: Path) -> None:
     c = run_log(tmp_path, "c.jsonl", 12)
     assert a == b
     assert a != c
-    lines = a.splitlines()
-    assert len(lines) == 1 + 1 + 20 + 1
-    for line in lines:
-        event = decode_event(line)
-        assert event.tick >= 0
+    events = [decode_event(line) for line in a.splitlines()]
+    kinds = [e.kind for e in events]
+    assert kinds[:2] == ["start", "reseed"] and kinds[-1] == "stop"
+    assert kinds.count("population") == 12
+    assert "track_born" in kinds  # gliders leave the soup: the detect system logs them
+    assert [e.tick for e in events] == sorted(e.tick for e in events)
 
 
 def test_event_log_to_unwritable_path_is_bad_input(tmp_path: Path) -> None:

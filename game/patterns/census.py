@@ -1,0 +1,643 @@
+"""Object separation and the census of a lattice: islands grouped where they interact, named.
+
+Separation, in the spirit of apgsearch's census: start from the islands (8-connected live
+cells), predict each one's next ``horizon`` generations *in isolation*, and compare the union of
+the predictions with the real future of the whole torus. Wherever they disagree, the groups live
+in the disagreeing cell's 3×3 neighbourhood one generation earlier could have influenced it, so
+they interact: they are merged and predicted again, until the predictions agree. For a rule
+without B0 the first disagreement always has at least two such groups, so this terminates.
+Pseudo-objects (a bi-block) stay split into their parts; objects whose parts need each other (an
+aircraft carrier) or that will collide within the horizon are joined.
+
+Data-oriented: islands of one shape share one cached classification and are predicted and
+described together, vectorised over their positions, so thousands of ash objects cost a few
+array passes. Only merged groups and unsettled islands are handled one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from game.backends.bitpacked import BitPackedBackend
+from game.patterns.classify import Classification, classify, plane_step
+from game.patterns.islands import IntArray, Islands, ShapeKey, _unwrap, find_islands
+from game.rules import Rule
+
+Cells = npt.NDArray[np.uint8]
+FloatArray = npt.NDArray[np.float64]
+
+ANCHOR_SCALE = 64  # anchors are kept in 1/64 cells: exact for the centres of small objects
+DIRECTIONS = {(1, -1): "NE", (-1, -1): "NW", (1, 1): "SE", (-1, 1): "SW"}
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedObject:
+    """One object of a census, in lattice coordinates (x: column, y: row).
+
+    ``x, y`` is the top-left of its bounding box (the box may wrap across the seams), ``phase``
+    its phase in its cycle (phase 0 is fixed per object: its phases count up from there),
+    ``dx, dy`` its displacement per ``period`` (spaceships only), ``cx, cy`` its centroid.
+    """
+
+    apgcode: str | None
+    name: str | None
+    kind: str
+    x: int
+    y: int
+    w: int
+    h: int
+    period: int
+    dx: int
+    dy: int
+    phase: int
+    population: int
+    cx: float
+    cy: float
+
+    @property
+    def direction(self) -> str | None:
+        """NE, NW, SE or SW for diagonal spaceships (y grows downwards); None otherwise."""
+        if not self.dx or not self.dy:
+            return None
+        return DIRECTIONS[(int(np.sign(self.dx)), int(np.sign(self.dy)))]
+
+
+@dataclass(slots=True)
+class CensusResult:
+    """A census as arrays, one entry per object (data-oriented: thousands of objects at 1024²).
+
+    ``cls[i]`` indexes ``classes``; ``x, y, w, h`` is the bounding box (top-left on the torus);
+    ``phase`` the phase in the object's cycle; ``anchor_x, anchor_y`` the centre of its whole
+    cycle in 1/``ANCHOR_SCALE`` cells (constant over an oscillator's cycle, so it identifies the
+    object across ticks); ``cx, cy`` the centroid of its live cells now (wrapped).
+    """
+
+    shape: tuple[int, int]
+    classes: list[Classification]
+    cls: IntArray
+    x: IntArray
+    y: IntArray
+    w: IntArray
+    h: IntArray
+    phase: IntArray
+    anchor_x: IntArray
+    anchor_y: IntArray
+    cx: FloatArray
+    cy: FloatArray
+    population: IntArray
+    islands: Islands | None = None
+    owner: IntArray | None = None  # object index of each island
+
+    @classmethod
+    def allocate(cls, shape: tuple[int, int], n: int) -> CensusResult:
+        """Arrays for ``n`` objects, to be filled."""
+        def z() -> IntArray:
+            return np.zeros(n, np.int64)
+
+        return cls(shape, [], z(), z(), z(), z(), z(), z(), z(), z(), np.zeros(n), np.zeros(n),
+                   z())
+
+    def cells_of(self, i: int) -> tuple[IntArray, IntArray]:
+        """(ys, xs) of object ``i``'s live cells on the torus."""
+        assert self.islands is not None and self.owner is not None
+        h, w = self.shape
+        parts = [self.islands.cells_of(j) for j in np.flatnonzero(self.owner == i).tolist()]
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return (np.concatenate([p[0] for p in parts]) % h,
+                np.concatenate([p[1] for p in parts]) % w)
+
+    def __len__(self) -> int:
+        return len(self.cls)
+
+    def apgcodes(self) -> list[str | None]:
+        """Each object's apgcode (None when unsettled)."""
+        codes = [c.apgcode for c in self.classes]
+        return [codes[i] for i in self.cls.tolist()]
+
+    def counts(self) -> dict[str, int]:
+        """``{apgcode: count}``, unsettled objects under ``"unsettled"``, most common first."""
+        per = np.bincount(self.cls, minlength=len(self.classes))
+        counts: dict[str, int] = {}
+        for c, k in zip(self.classes, per.tolist(), strict=True):
+            if k:
+                code = c.apgcode or "unsettled"
+                counts[code] = counts.get(code, 0) + k
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def objects(self) -> list[DetectedObject]:
+        """The objects as records, sorted by position (for the CLI and tests)."""
+        out = []
+        for i in range(len(self)):
+            c = self.classes[int(self.cls[i])]
+            out.append(DetectedObject(
+                apgcode=c.apgcode, name=c.name, kind=c.kind,
+                x=int(self.x[i]), y=int(self.y[i]), w=int(self.w[i]), h=int(self.h[i]),
+                period=c.period, dx=c.dx, dy=c.dy, phase=int(self.phase[i]),
+                population=int(self.population[i]), cx=float(self.cx[i]), cy=float(self.cy[i]),
+            ))
+        out.sort(key=lambda o: (o.y, o.x))
+        return out
+
+
+@dataclass(slots=True)
+class _Shape:
+    """What the census knows of one shape: its classification and derived per-shape figures."""
+
+    c: Classification
+    phase: int  # this shape's phase in its cycle
+    anchor: tuple[int, int]  # centre of the cycle, in 1/ANCHOR_SCALE cells from the top-left
+    centre: tuple[float, float]  # (mean x, mean y) of the shape's cells
+    path: list[tuple[IntArray, IntArray]]  # (ry, rx) at t = 1.. relative to the top-left now
+
+
+@dataclass(slots=True)
+class _Merged:
+    """A group of several islands (unwrapped coordinates)."""
+
+    ys: IntArray
+    xs: IntArray
+    islands: list[int]
+
+    @property
+    def x0(self) -> int:
+        return int(self.xs.min())
+
+    @property
+    def y0(self) -> int:
+        return int(self.ys.min())
+
+    def crop(self) -> Cells:
+        out = np.zeros((int(self.ys.max()) - self.y0 + 1, int(self.xs.max()) - self.x0 + 1),
+                       np.uint8)
+        out[self.ys - self.y0, self.xs - self.x0] = 1
+        return out
+
+
+class Census:
+    """Separates and names the objects of lattices of one rule, caching shapes across calls."""
+
+    def __init__(
+        self, rule: Rule, horizon: int = 4, max_period: int = 64, budget: int | None = None
+    ) -> None:
+        if 0 in rule.birth:
+            raise ValueError(f"detection does not support rules with B0 ({rule})")
+        self.rule = rule
+        self.horizon = horizon
+        self.max_period = max_period
+        self.budget = budget
+        self._spent = 0
+        self._shapes: dict[ShapeKey, _Shape] = {}
+
+    # -- shapes -----------------------------------------------------------------------------------
+
+    def shape_info(self, key: ShapeKey, crop: Cells) -> _Shape:
+        """The cached :class:`_Shape` of ``crop`` (keyed by ``key``)."""
+        info = self._shapes.get(key)
+        if info is None:
+            if len(self._shapes) > 200_000:  # bound memory on pathological inputs
+                self._shapes.clear()
+            # An object that outgrows a few times its own size is not periodic: stopping there
+            # keeps an active soup (many new, unsettled shapes a tick) affordable.
+            side = 4 * max(crop.shape) + 16
+            c = classify(crop, self.rule, max_period=self.max_period, max_side=side)
+            phase, anchor = 0, (0, 0)
+            if c.period:
+                # Phase 0 is the phase whose array (as it lies, not reoriented) sorts first, so
+                # an object's phases count up consistently around its cycle; the anchor is the
+                # centre of the whole cycle, the same whichever phase is seen.
+                i = min(range(c.period),
+                        key=lambda k: (c.phases[k].shape, c.phases[k].tobytes()))
+                centres = [(ox + np.nonzero(ph)[1].mean(), oy + np.nonzero(ph)[0].mean())
+                           for ph, (ox, oy) in zip(c.phases, c.offsets, strict=True)]
+                phase = (-i) % c.period
+                anchor = (round(ANCHOR_SCALE * float(np.mean([a for a, _ in centres]))),
+                          round(ANCHOR_SCALE * float(np.mean([b for _, b in centres]))))
+            ry, rx = np.nonzero(crop)
+            info = _Shape(c, phase, anchor, (float(rx.mean()), float(ry.mean())), [])
+            self._shapes[key] = info
+        return info
+
+    def _path(self, info: _Shape, steps: int) -> list[tuple[IntArray, IntArray]]:
+        """(ry, rx) of a settled shape at t = 1..steps, relative to its top-left now."""
+        c = info.c
+        while len(info.path) < steps:
+            t = len(info.path) + 1
+            k, laps = t % c.period, t // c.period
+            ox, oy = c.offsets[k]
+            ry, rx = np.nonzero(c.phases[k])
+            info.path.append((ry + oy + laps * c.dy, rx + ox + laps * c.dx))
+        return info.path[:steps]
+
+    # -- the census -------------------------------------------------------------------------------
+
+    def run(self, alive: Cells, future: Sequence[Cells] | None = None) -> CensusResult:
+        """All objects of the torus ``alive``; ``future`` is its next generations if known."""
+        shape = (alive.shape[0], alive.shape[1])
+        isl = find_islands(alive)
+        if isl.count == 0:
+            return CensusResult.allocate(shape, 0)
+        steps = self.horizon if future is None else min(self.horizon, len(future))
+        if future is None:
+            future = _future(alive, self.rule, steps)
+        self._spent = 0
+        infos = self._shape_infos(isl)
+        merged = self._separate(isl, infos, future[:steps], shape)
+        merged = self._gather_sparks(isl, infos, merged, shape)
+        return self._describe(isl, infos, merged, shape)
+
+    def _shape_infos(self, isl: Islands) -> list[_Shape]:
+        """What is known of every shape of ``isl``, classifying new ones within the budget.
+
+        New shapes are classified smallest first, each charged its period (a settled one) or
+        ``max_period`` (an unsettled one), until ``budget`` generations are spent; the rest
+        count as unsettled for now and are not cached, so a later census classifies them.
+        Deterministic: the order and the charges depend on the shapes alone.
+        """
+        shapes = self._shapes
+        infos: list[_Shape | None] = [shapes.get(key) for key in isl.keys]
+        new = [k for k, info in enumerate(infos) if info is None]
+        if new:
+            reps = isl.key_rep[new]
+            new = [new[j] for j in np.argsort(isl.population[reps], kind="stable").tolist()]
+        for k in new:
+            infos[k] = self._info(isl.keys[k], isl.crop(int(isl.key_rep[k])))
+        return [i for i in infos if i is not None]
+
+    def _info(self, key: ShapeKey, crop: Cells) -> _Shape:
+        """The shape's info: cached, or classified if this census still has budget."""
+        info = self._shapes.get(key)
+        if info is not None:
+            return info
+        if self.budget is not None and self._spent >= self.budget:
+            return _provisional(crop)
+        info = self.shape_info(key, crop)
+        self._spent += info.c.period or self.max_period
+        return info
+
+    def _separate(
+        self, isl: Islands, infos: list[_Shape], future: Sequence[Cells], shape: tuple[int, int]
+    ) -> list[_Merged]:
+        """Merge islands until the groups' isolated predictions agree with the real future.
+
+        Group ids: island i is group i while on its own; merged group j is group n + j.
+        """
+        h, w = shape
+        n = isl.count
+        steps = len(future)
+        group_of = np.arange(n, dtype=np.int64)  # island -> its group id
+        merged: list[_Merged | None] = list(self._cluster_unsettled(isl, infos, shape))
+        for j, g in enumerate(merged):
+            assert g is not None
+            group_of[g.islands] = n + j
+        preds = self._predict_islands(isl, infos, steps, shape, merged)
+        while True:
+            conflict = _first_conflict(preds, future, shape)
+            if conflict is None:
+                break
+            t, cells = conflict
+            cy, cx = cells // w, cells % w
+            near = np.stack(
+                [((cy + dy) % h) * w + (cx + dx) % w for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
+                axis=1,
+            )
+            # The groups live in a conflict cell's 3x3 neighbourhood one generation earlier
+            # could have influenced it: they interact and are merged.
+            if t == 1:
+                island = isl.island_of[isl.labels.ravel()[near]]
+                neigh = np.where(island >= 0, group_of[island], -1)
+            else:
+                neigh = _owners(*preds[t - 2], near)
+            parent: dict[int, int] = {}
+            for row in neigh.tolist():
+                found = sorted({g for g in row if g >= 0})
+                for other in found[1:]:
+                    _union(parent, found[0], other)
+            sets = {r: m for r, m in _sets(parent).items() if len(m) > 1}
+            if not sets:
+                break  # nobody to blame: impossible without B0, but never loop forever
+            gone: list[int] = []
+            fresh: list[int] = []
+            for members in sets.values():
+                islands: list[int] = []
+                for gid in members:
+                    if gid < n:
+                        islands.append(gid)
+                    else:
+                        old = merged[gid - n]
+                        assert old is not None
+                        islands.extend(old.islands)
+                        merged[gid - n] = None
+                gone.extend(members)
+                group = _join(isl, islands, shape)
+                merged.append(group)
+                new_id = n + len(merged) - 1
+                group_of[islands] = new_id
+                fresh.append(new_id)
+            drop = np.asarray(gone, np.int64)
+            for t_ in range(steps):
+                flat, ids = preds[t_]
+                keep = ~np.isin(ids, drop)
+                preds[t_] = (flat[keep], ids[keep])
+            extra = []
+            for new_id in fresh:
+                fresh_group = merged[new_id - n]
+                assert fresh_group is not None
+                extra.append((new_id, self._predict_group(fresh_group, steps, shape)))
+            preds = _append(preds, extra)
+        return [g for g in merged if g is not None]
+
+    def _gather_sparks(
+        self, isl: Islands, infos: list[_Shape], merged: list[_Merged], shape: tuple[int, int]
+    ) -> list[_Merged]:
+        """Rejoin unsettled pieces to neighbours when together they are one settled object.
+
+        Some phases of spaceships and oscillators carry cells that influence nothing and die
+        (an MWSS has phases with two such cells). The consistency check rightly finds them
+        independent, but alone neither part recurs. Any unsettled group is therefore tried
+        together with the groups within four cells of it; the union is kept when it settles.
+        """
+        h, w = shape
+        n = isl.count
+        group_of = np.arange(n, dtype=np.int64)
+        for j, g in enumerate(merged):
+            group_of[g.islands] = n + j
+        settled_key = np.array([info.c.period > 0 for info in infos], bool)
+        lonely = (group_of < n) & ~settled_key[isl.key_ids]
+        unsettled = np.flatnonzero(lonely).tolist() + [
+            n + j for j, g in enumerate(merged) if not self._settled(g.crop())
+        ]
+        if not unsettled:
+            return merged
+
+        def members(gid: int) -> list[int]:
+            return [gid] if gid < n else merged[gid - n].islands
+
+        labels = isl.labels
+        parent: dict[int, int] = {}
+        for gid in unsettled:
+            cells = [isl.cells_of(i) for i in members(gid)]
+            ys = np.concatenate([c[0] for c in cells])
+            xs = np.concatenate([c[1] for c in cells])
+            near = labels[(ys[:, None] + _RING_Y) % h, (xs[:, None] + _RING_X) % w].ravel()
+            for other in np.unique(group_of[isl.island_of[near[near > 0]]]).tolist():
+                if other != gid:
+                    _union(parent, gid, other)
+        clusters = _sets(parent)
+        out = list(merged)
+        absorbed: set[int] = set()
+        unsettled_set = set(unsettled)
+        for gids in clusters.values():
+            for cand in (gids, [g for g in gids if g in unsettled_set]):
+                if len(cand) < 2:
+                    continue
+                group = _join(isl, sorted(i for g in cand for i in members(g)), shape)
+                if self._settled(group.crop()):
+                    out.append(group)
+                    absorbed.update(g for g in cand if g >= n)
+                    break
+        return [g for j, g in enumerate(out) if j >= len(merged) or n + j not in absorbed]
+
+    def _settled(self, crop: Cells) -> bool:
+        return self._info(_bytes_key(crop), crop).c.period > 0
+
+    def _predict_islands(
+        self, isl: Islands, infos: list[_Shape], steps: int, shape: tuple[int, int],
+        clusters: Sequence[_Merged | None] = (),
+    ) -> list[tuple[IntArray, IntArray]]:
+        """Per t = 1..steps: (flat torus indices, group id) of every island alone.
+
+        Islands of settled shapes are stamped all at once from their shape's path; unsettled
+        islands are stepped one by one on the plane.
+        """
+        h, w = shape
+        settled = np.array([info.c.period > 0 for info in infos], bool)
+        on_path = np.flatnonzero(settled[isl.key_ids])
+        keys = isl.key_ids[on_path]
+        preds = []
+        for t in range(steps):
+            parts = [self._path(info, steps)[t] if info.c.period else (_EMPTY, _EMPTY)
+                     for info in infos]
+            lens = np.array([len(ry) for ry, _ in parts], np.int64)
+            starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+            table_y = np.concatenate([ry for ry, _ in parts])
+            table_x = np.concatenate([rx for _, rx in parts])
+            count = lens[keys]
+            owner = np.repeat(on_path, count)
+            first = np.repeat(starts[keys] - (np.cumsum(count) - count), count)
+            pick = first + np.arange(len(owner))
+            ys = table_y[pick] + isl.y0[owner]
+            xs = table_x[pick] + isl.x0[owner]
+            preds.append(((ys % h) * w + xs % w, owner))
+        in_cluster = np.zeros(isl.count, bool)
+        for g in clusters:
+            if g is not None:
+                in_cluster[g.islands] = True
+        loose = [(i, self._predict_group(_Merged(*isl.cells_of(i), [i]), steps, shape))
+                 for i in np.flatnonzero(~settled[isl.key_ids] & ~in_cluster).tolist()]
+        loose += [(isl.count + j, self._predict_group(g, steps, shape))
+                  for j, g in enumerate(clusters) if g is not None]
+        return _append(preds, loose)
+
+    def _cluster_unsettled(
+        self, isl: Islands, infos: list[_Shape], shape: tuple[int, int]
+    ) -> list[_Merged]:
+        """Unsettled islands within three cells of each other, pre-joined into groups.
+
+        In an active region every island is unsettled and interacts with its neighbours;
+        joining them up front saves predicting each alone only to merge them after. Whether
+        joined or not they are unsettled, so no name depends on it; settled islands are left
+        to the exact consistency check.
+        """
+        settled = np.array([info.c.period > 0 for info in infos], bool)
+        loose = np.flatnonzero(~settled[isl.key_ids])
+        if len(loose) < 2:
+            return []
+        h, w = shape
+        is_loose = np.zeros(isl.count, bool)
+        is_loose[loose] = True
+        parent: dict[int, int] = {}
+        for i in loose.tolist():
+            ys, xs = isl.cells_of(i)
+            near = isl.labels[(ys[:, None] + _NEAR_Y) % h, (xs[:, None] + _NEAR_X) % w].ravel()
+            others = np.unique(isl.island_of[near[near > 0]])
+            for j in others[is_loose[others]].tolist():
+                if j != i:
+                    _union(parent, i, j)
+        clusters = _sets(parent)
+        return [_join(isl, sorted(m), shape) for m in clusters.values() if len(m) > 1]
+
+    def _predict_group(self, g: _Merged, steps: int, shape: tuple[int, int]) -> list[IntArray]:
+        """Flat torus indices of one group's cells at t = 1..steps, alone on the plane."""
+        h, w = shape
+        cells, x, y = g.crop(), g.x0, g.y0
+        out = []
+        for _ in range(steps):
+            cells, (ox, oy) = plane_step(cells, self.rule)
+            x, y = x + ox, y + oy
+            ry, rx = np.nonzero(cells)
+            out.append(((ry + y) % h) * w + (rx + x) % w)
+        return out
+
+    def _describe(
+        self, isl: Islands, infos: list[_Shape], merged: list[_Merged], shape: tuple[int, int]
+    ) -> CensusResult:
+        """Islands still on their own, vectorised per shape; merged groups one by one."""
+        h, w = shape
+        alone = np.ones(isl.count, bool)
+        for g in merged:
+            alone[g.islands] = False
+        idx = np.flatnonzero(alone)
+        res = CensusResult.allocate(shape, len(idx) + len(merged))
+        res.classes = [info.c for info in infos]
+        res.islands = isl
+        res.owner = np.zeros(isl.count, np.int64)
+        res.owner[idx] = np.arange(len(idx))
+        k = isl.key_ids[idx]
+        phase = np.array([i.phase for i in infos], np.int64)
+        ax = np.array([i.anchor[0] for i in infos], np.int64)
+        ay = np.array([i.anchor[1] for i in infos], np.int64)
+        mx = np.array([i.centre[0] for i in infos])
+        my = np.array([i.centre[1] for i in infos])
+        m = len(idx)
+        x0, y0 = isl.x0[idx], isl.y0[idx]
+        res.cls[:m] = k
+        res.x[:m], res.y[:m] = x0 % w, y0 % h
+        res.w[:m], res.h[:m] = isl.width[idx], isl.height[idx]
+        res.phase[:m] = phase[k]
+        sw, sh = w * ANCHOR_SCALE, h * ANCHOR_SCALE
+        res.anchor_x[:m] = (x0 * ANCHOR_SCALE + ax[k]) % sw
+        res.anchor_y[:m] = (y0 * ANCHOR_SCALE + ay[k]) % sh
+        res.cx[:m], res.cy[:m] = (x0 + mx[k]) % w, (y0 + my[k]) % h
+        res.population[:m] = isl.population[idx]
+        for j, g in enumerate(merged, start=m):
+            res.owner[g.islands] = j
+            crop = g.crop()
+            info = self._info(_bytes_key(crop), crop)
+            res.cls[j] = len(res.classes)
+            res.classes.append(info.c)
+            res.x[j], res.y[j] = g.x0 % w, g.y0 % h
+            res.h[j], res.w[j] = crop.shape
+            res.phase[j] = info.phase
+            res.anchor_x[j] = (g.x0 * ANCHOR_SCALE + info.anchor[0]) % sw
+            res.anchor_y[j] = (g.y0 * ANCHOR_SCALE + info.anchor[1]) % sh
+            res.cx[j], res.cy[j] = (g.x0 + info.centre[0]) % w, (g.y0 + info.centre[1]) % h
+            res.population[j] = len(g.ys)
+        return res
+
+
+_EMPTY = np.zeros(0, np.int64)
+# Offsets of the 9×9 block around a cell: unsettled pieces within 4 cells of other groups are
+# tried together with them (a pentadecathlon has phases in pieces 3 cells apart).
+_RING_Y, _RING_X = (a.ravel()[None, :] for a in np.mgrid[-4:5, -4:5])
+# The 7×7 block: unsettled islands within 3 cells of each other are pre-joined.
+_NEAR_Y, _NEAR_X = (a.ravel()[None, :] for a in np.mgrid[-3:4, -3:4])
+
+
+def _append(
+    preds: list[tuple[IntArray, IntArray]], extra: list[tuple[int, list[IntArray]]]
+) -> list[tuple[IntArray, IntArray]]:
+    """Add groups' predictions (group id, per-t flat indices) to ``preds`` in one copy per t."""
+    if not extra:
+        return preds
+    out = []
+    for t, (flat, ids) in enumerate(preds):
+        out.append((
+            np.concatenate([flat] + [f[t] for _, f in extra]),
+            np.concatenate([ids] + [np.full(len(f[t]), gid, np.int64) for gid, f in extra]),
+        ))
+    return out
+
+
+def _provisional(crop: Cells) -> _Shape:
+    """An unclassified shape, counted as unsettled until a census has budget for it."""
+    frozen = crop.copy()
+    frozen.flags.writeable = False
+    ry, rx = np.nonzero(crop)
+    c = Classification(apgcode=None, name=None, kind="unsettled", period=0, dx=0, dy=0,
+                       phases=(frozen,), offsets=((0, 0),), population=len(ry))
+    return _Shape(c, 0, (0, 0), (float(rx.mean()), float(ry.mean())), [])
+
+
+def _owners(flat: IntArray, ids: IntArray, query: IntArray) -> IntArray:
+    """The group id predicted at each flat index in ``query`` (-1 where none)."""
+    order = np.argsort(flat, kind="stable")
+    sorted_flat = flat[order]
+    pos = np.minimum(np.searchsorted(sorted_flat, query), max(len(flat) - 1, 0))
+    if not len(flat):
+        return np.full(query.shape, -1, np.int64)
+    hit = sorted_flat[pos] == query
+    out: IntArray = np.where(hit, ids[order][pos], -1)
+    return out
+
+
+def _union(parent: dict[int, int], a: int, b: int) -> None:
+    """Join the sets of ``a`` and ``b`` (the smaller root wins, for a deterministic order)."""
+    ra, rb = _root(parent, a), _root(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def _sets(parent: dict[int, int]) -> dict[int, list[int]]:
+    """The sets of a union-find forest: root -> members."""
+    out: dict[int, list[int]] = {}
+    for a in list(parent):
+        out.setdefault(_root(parent, a), []).append(a)
+    return out
+
+
+def _root(parent: dict[int, int], a: int) -> int:
+    parent.setdefault(a, a)
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+def _bytes_key(crop: Cells) -> ShapeKey:
+    return (crop.shape[0], crop.shape[1], hash(crop.tobytes()), -2)
+
+
+def _join(isl: Islands, islands: list[int], shape: tuple[int, int]) -> _Merged:
+    """One group from several islands: re-unwrap the union so parts across a seam meet."""
+    h, w = shape
+    ys = np.concatenate([isl.cells_of(i)[0] for i in islands]) % h
+    xs = np.concatenate([isl.cells_of(i)[1] for i in islands]) % w
+    return _Merged(_unwrap(ys, h), _unwrap(xs, w), sorted(islands))
+
+
+def _first_conflict(
+    preds: list[tuple[IntArray, IntArray]], future: Sequence[Cells], shape: tuple[int, int]
+) -> tuple[int, IntArray] | None:
+    """Earliest t >= 1 where the union of predictions differs from ``future[t-1]`` (or overlaps).
+
+    ``preds[t-1]`` holds the predictions for generation t.
+    """
+    h, w = shape
+    for t in range(1, len(future) + 1):
+        flat = preds[t - 1][0]
+        predicted = np.zeros(h * w, np.uint8)
+        predicted[flat] = 1
+        bad = np.flatnonzero(predicted != future[t - 1].ravel())
+        if len(flat) != int(np.count_nonzero(predicted)):  # two groups predict the same cell
+            uniq, counts = np.unique(flat, return_counts=True)
+            bad = np.union1d(bad, uniq[counts > 1])
+        if len(bad):
+            return t, bad
+    return None
+
+
+def _future(alive: Cells, rule: Rule, steps: int) -> list[Cells]:
+    """The next ``steps`` generations of the whole torus."""
+    backend = BitPackedBackend(rule, (alive.shape[0], alive.shape[1]), threads=1)
+    backend.set_cells(alive)
+    frames = []
+    for _ in range(steps):
+        backend.step(1)
+        frames.append(backend.get_cells())
+    backend.close()
+    return frames

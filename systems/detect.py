@@ -1,0 +1,216 @@
+"""Detect system: the objects of the lattice every tick, as pattern entities, and glider tracks.
+
+Each tick it runs a :class:`game.patterns.census.Census` of the substrate. The whole lattice's
+next ``lookahead`` generations, which separation needs, are kept in a ring advanced by one
+generation a tick on a private bit-packed lattice (rebuilt only when a command edited the
+lattice), so looking ahead costs one extra CA step a tick. Shapes are classified once and cached,
+so a settled lattice costs the labelling and a few vectorised passes.
+
+Settled objects become pattern entities. Stationary ones keep their entity while they stay put
+(identified by apgcode and the position of their canonical phase); spaceships are matched to
+their position one tick earlier; gliders carry a :class:`GliderTrack` and emit ``track_born``,
+``track_crossed`` and ``track_lost`` events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import esper
+import numpy as np
+
+from components.pattern import GliderTrack, Pattern
+from game.backends.bitpacked import BitPackedBackend
+from game.errors import ConfigError
+from game.events import TrackBorn, TrackCrossed, TrackLost
+from game.patterns.census import DIRECTIONS, Census, CensusResult
+from game.schedule import System
+from game.world import Sim
+
+GLIDER = "xq4_153"
+
+
+class Lookahead:
+    """The lattice's next generations, kept ``depth`` ahead of the substrate."""
+
+    def __init__(self, sim: Sim, depth: int) -> None:
+        self.depth = depth
+        self.backend = BitPackedBackend(sim.rule, sim.shape, threads=1)
+        self.frames: deque[np.ndarray] = deque()
+
+    def future(self, now: np.ndarray) -> list[np.ndarray]:
+        """Generations now+1 .. now+depth of ``now``."""
+        if self.frames and np.array_equal(self.frames[0], now):
+            self.frames.popleft()  # the frame predicted for now; keep the rest
+            self.backend.step(1)
+            self.frames.append(self.backend.get_cells())
+        else:  # first tick, or a command edited the lattice: recompute
+            self.backend.set_cells(now)
+            self.frames.clear()
+            for _ in range(self.depth):
+                self.backend.step(1)
+                self.frames.append(self.backend.get_cells())
+        return list(self.frames)
+
+    def close(self) -> None:
+        """Release the private lattice."""
+        self.backend.close()
+
+
+class DetectSystem(System):
+    """Census of the lattice each tick; pattern entities; glider tracks and their events."""
+
+    phase = "detect"
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        cfg = sim.config.detect
+        if 0 in sim.rule.birth:
+            raise ConfigError(
+                f"detect: rule {sim.rule} has B0, which detection does not support; "
+                "set detect.enabled: false"
+            )
+        self.every = cfg.every
+        # A spaceship moves at most a cell a tick: match within that, plus slack for centroids.
+        self.reach = 2.0 + cfg.every
+        self.census = Census(sim.rule, horizon=cfg.lookahead, max_period=cfg.max_period,
+                             budget=cfg.budget or None)
+        self.lookahead = Lookahead(sim, cfg.lookahead)
+        self.tile = sim.config.mesh.tile
+        self.latest: CensusResult | None = None
+        # Stationary objects: sorted keys (apgcode id, cycle centre) and their entities.
+        self._keys = np.zeros(0, np.int64)
+        self._entities = np.zeros(0, np.int64)
+        self._code_ids: dict[str, int] = {}
+        self._moving: dict[int, tuple[str, float, float]] = {}  # entity -> (apgcode, cx, cy)
+        self._next_track = 1
+
+    def process(self) -> None:
+        """Detect the objects of the tick just computed by the ca system."""
+        tick = self.sim.tick + 1
+        alive = self.sim.substrate.alive
+        future = self.lookahead.future(alive)
+        if tick % self.every:
+            return
+        result = self.census.run(alive, future)
+        self.latest = result
+        self._update_entities(result, tick)
+
+    def _update_entities(self, r: CensusResult, tick: int) -> None:
+        """Stationary objects keep their entity while they stay; spaceships are matched."""
+        h, w = r.shape
+        code_of = [c.apgcode for c in r.classes]
+        moving = np.array([bool(c.dx or c.dy) for c in r.classes], bool)
+        settled = np.array([c.apgcode is not None for c in r.classes], bool)
+        ids = np.array([self._code_ids.setdefault(code, len(self._code_ids)) if code else -1
+                        for code in code_of], np.int64)
+        still = np.flatnonzero(settled[r.cls] & ~moving[r.cls])
+        # One integer per stationary object: apgcode id, then the centre of its cycle.
+        keys = (ids[r.cls[still]] << 44) | (r.anchor_y[still] << 22) | r.anchor_x[still]
+        order = np.argsort(keys, kind="stable")
+        keys, still = keys[order], still[order]
+        kept = np.isin(keys, self._keys)
+        gone = ~np.isin(self._keys, keys)
+        for entity in self._entities[gone].tolist():
+            esper.delete_entity(entity, immediate=True)
+        entities = np.zeros(len(keys), np.int64)
+        if kept.any():
+            entities[kept] = self._entities[np.searchsorted(self._keys, keys[kept])]
+        for j in np.flatnonzero(~kept).tolist():
+            i = int(still[j])
+            code = code_of[int(r.cls[i])]
+            assert code is not None
+            entities[j] = esper.create_entity(self._pattern(r, i, code, tick, tick))
+        self._keys, self._entities = keys, entities
+        now = np.flatnonzero(settled[r.cls] & moving[r.cls]).tolist()
+        codes: list[str | None] = [code_of[int(r.cls[i])] for i in range(len(r))] if now else []
+        self._update_moving(r, now, codes, tick, (h, w))
+
+    def _pattern(self, r: CensusResult, i: int, code: str, tick: int, born: int) -> Pattern:
+        c = r.classes[int(r.cls[i])]
+        return Pattern(
+            apgcode=code, name=c.name, kind=c.kind, x=int(r.x[i]), y=int(r.y[i]),
+            w=int(r.w[i]), h=int(r.h[i]), period=c.period, dx=c.dx, dy=c.dy,
+            phase=int(r.phase[i]), tick=tick, born=born,
+        )
+
+    def _update_moving(
+        self, r: CensusResult, now: list[int], codes: list[str | None], tick: int,
+        shape: tuple[int, int],
+    ) -> None:
+        """Match spaceships to the last census's by apgcode and nearest centroid."""
+        h, w = shape
+        previous = dict(self._moving)
+        matched: dict[int, tuple[str, float, float]] = {}
+        for i in now:
+            code = codes[i]
+            assert code is not None
+            cx, cy = float(r.cx[i]), float(r.cy[i])
+            best, best_d = None, self.reach
+            for entity, (pcode, px, py) in previous.items():
+                if pcode != code:
+                    continue
+                d = max(_wrap_dist(cx, px, w), _wrap_dist(cy, py, h))
+                if d <= best_d:
+                    best, best_d = entity, d
+            if best is None:
+                pattern = self._pattern(r, i, code, tick, tick)
+                entity = esper.create_entity(pattern)
+                if code == GLIDER:
+                    self._born(entity, r, i, tick)
+            else:
+                entity = best
+                del previous[entity]
+                old = esper.component_for_entity(entity, Pattern)
+                esper.add_component(entity, self._pattern(r, i, code, tick, old.born))
+                track = esper.try_component(entity, GliderTrack)
+                if track is not None:
+                    self._moved(track, r, i, tick)
+            matched[entity] = (code, cx, cy)
+        for entity, (_, px, py) in previous.items():
+            track = esper.try_component(entity, GliderTrack)
+            if track is not None:
+                reason = "collision" if self._occupied(px, py) else "death"
+                self.sim.events.emit(
+                    TrackLost(tick=tick, track=track.track, x=round(px, 3), y=round(py, 3),
+                              reason=reason)
+                )
+            esper.delete_entity(entity, immediate=True)
+        self._moving = matched
+
+    def _occupied(self, cx: float, cy: float) -> bool:
+        """Whether any cell within 3 of (cx, cy) is alive (the glider ran into something)."""
+        alive = self.sim.substrate.alive
+        h, w = alive.shape
+        ys = (np.arange(int(cy) - 3, int(cy) + 4)) % h
+        xs = (np.arange(int(cx) - 3, int(cx) + 4)) % w
+        return bool(alive[np.ix_(ys, xs)].any())
+
+    def _cell(self, cx: float, cy: float) -> tuple[int, int]:
+        return int(cy) // self.tile, int(cx) // self.tile
+
+    def _born(self, entity: int, r: CensusResult, i: int, tick: int) -> None:
+        c = r.classes[int(r.cls[i])]
+        cx, cy = float(r.cx[i]), float(r.cy[i])
+        direction = DIRECTIONS[(int(np.sign(c.dx)), int(np.sign(c.dy)))]
+        row, col = self._cell(cx, cy)
+        track = GliderTrack(self._next_track, direction, cx, cy, int(r.phase[i]), row, col, tick)
+        self._next_track += 1
+        esper.add_component(entity, track)
+        self.sim.events.emit(TrackBorn(tick=tick, track=track.track, x=round(cx, 3),
+                                       y=round(cy, 3), direction=direction, cell=(row, col)))
+
+    def _moved(self, track: GliderTrack, r: CensusResult, i: int, tick: int) -> None:
+        track.cx, track.cy = float(r.cx[i]), float(r.cy[i])
+        track.phase = int(r.phase[i])
+        row, col = self._cell(track.cx, track.cy)
+        if (row, col) != (track.row, track.col):
+            self.sim.events.emit(TrackCrossed(tick=tick, track=track.track,
+                                              x=round(track.cx, 3), y=round(track.cy, 3),
+                                              src=(track.row, track.col), dst=(row, col)))
+            track.row, track.col = row, col
+
+
+def _wrap_dist(a: float, b: float, size: int) -> float:
+    d = abs(a - b) % size
+    return min(d, size - d)

@@ -1,0 +1,126 @@
+"""The detect system in the tick: pattern entities and glider tracks on the 5×5 mesh."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import esper
+import numpy as np
+import pytest
+
+from components.pattern import GliderTrack, Pattern
+from game.commands import StampPattern
+from game.config import Config, override
+from game.patterns.islands import _unwrap
+from game.world import Sim, build_sim
+
+pytestmark = pytest.mark.unit
+
+GLIDER_SE = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], np.uint8)
+
+
+def empty_sim(events: Path | None = None, **sets: object) -> Sim:
+    config = override(Config(), "lattice.backend", "numpy")
+    config = override(config, "lattice.soup_density", 0.0)
+    for key, value in sets.items():
+        config = override(config, key.replace("__", "."), value)
+    return build_sim(config, events_path=events)
+
+
+def true_centroid(alive: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(alive)
+    h, w = alive.shape
+    return float(_unwrap(xs, w).mean()) % w, float(_unwrap(ys, h).mean()) % h
+
+
+def torus_error(a: float, b: float, size: int) -> float:
+    d = abs(a - b) % size
+    return min(d, size - d)
+
+
+def test_glider_track_stays_on_its_glider_for_1000_ticks(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    sim = empty_sim(log)
+    sim.post(StampPattern("glider", GLIDER_SE, x=70, y=3))  # near the east seam
+    worst = 0.0
+    tracks: set[int] = set()
+    for _ in range(1000):
+        sim.step()
+        sim.activate()
+        found = esper.get_component(GliderTrack)
+        assert len(found) == 1, f"tick {sim.tick}: {len(found)} tracks"
+        (_, track), = found
+        tracks.add(track.track)
+        tx, ty = true_centroid(sim.substrate.alive)
+        worst = max(worst, torus_error(track.cx, tx, 80), torus_error(track.cy, ty, 80))
+        assert (track.row, track.col) == (int(track.cy) // 16, int(track.cx) // 16)
+        assert track.direction == "SE"
+    sim.close()
+    assert worst <= 1.0
+    assert tracks == {1}
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("track_born") == 1 and "track_lost" not in kinds
+    crossed = [e for e in events if e["kind"] == "track_crossed"]
+    # 250 cells of diagonal travel over 16-cell tiles: ~15 row and ~15 column borders, seams too.
+    assert len(crossed) >= 28
+    assert any(e["src"][1] == 4 and e["dst"][1] == 0 for e in crossed)  # across the east seam
+    assert any(e["src"][0] == 4 and e["dst"][0] == 0 for e in crossed)  # across the south seam
+
+
+def test_collision_loses_the_tracks(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    sim = empty_sim(log)
+    sim.post(StampPattern("glider", GLIDER_SE, x=10, y=10))
+    sim.post(StampPattern("block", np.ones((2, 2), np.uint8), x=30, y=30))
+    sim.step(120)
+    sim.close()
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    lost = [e for e in events if e["kind"] == "track_lost"]
+    assert len(lost) == 1 and lost[0]["reason"] == "collision"
+    assert lost[0]["tick"] < 80  # lost when it hits the block, ~ tick 70 (lookahead 4)
+
+
+def test_still_lifes_keep_their_entities_and_oscillators_advance_phase() -> None:
+    sim = empty_sim()
+    sim.post(StampPattern("block", np.ones((2, 2), np.uint8), x=5, y=5))
+    sim.post(StampPattern("blinker", np.ones((1, 3), np.uint8), x=40, y=40))
+    sim.step(3)
+    sim.activate()
+    before = {e: (p.apgcode, p.born) for e, p in esper.get_component(Pattern)}
+    sim.step(10)
+    sim.activate()
+    after = {e: (p.apgcode, p.born) for e, p in esper.get_component(Pattern)}
+    assert before == after
+    assert sorted(code for code, _ in after.values()) == ["xp2_7", "xs4_33"]
+    blinker = next(p for _, p in esper.get_component(Pattern) if p.apgcode == "xp2_7")
+    assert {blinker.phase_at(sim.tick), blinker.phase_at(sim.tick + 1)} == {0, 1}
+    sim.close()
+
+
+def test_detection_can_be_switched_off_and_slowed() -> None:
+    sim = empty_sim(detect__enabled=False)
+    assert sim.schedule.get("detect") is None
+    sim.close()
+    sim = empty_sim(detect__every=5)
+    assert sim.schedule.get("detect") is not None
+    sim.close()
+
+
+def test_b0_rule_with_detection_is_a_config_error() -> None:
+    from game.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="detect.enabled: false"):
+        empty_sim(lattice__rule="B036/S23")
+    empty_sim(lattice__rule="B036/S23", detect__enabled=False).close()
+
+
+def test_tracks_survive_a_slow_cadence(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    sim = empty_sim(log, detect__every=8)
+    sim.post(StampPattern("glider", GLIDER_SE, x=10, y=10))
+    sim.step(200)
+    sim.close()
+    kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
+    assert kinds.count("track_born") == 1 and "track_lost" not in kinds
