@@ -10,9 +10,10 @@ class Pattern:
     """A settled object found by the detect system (still life, oscillator or spaceship).
 
     ``x, y, w, h`` is its bounding box at ``tick`` (top-left on the torus), ``phase`` its phase
-    in the canonical cycle of ``apgcode`` at ``tick``; ``dx, dy`` its displacement per
-    ``period`` (zero unless it is a spaceship). Stationary objects are not rewritten every tick:
-    their phase at a later tick t is ``(phase + t - tick) % period``.
+    at ``tick`` (phase 0 is fixed per object and its phases count up around its cycle);
+    ``dx, dy`` its displacement per ``period`` (zero unless it is a spaceship). Stationary
+    objects are not rewritten every tick: their phase at a later tick t is
+    ``(phase + t - tick) % period``.
     """
 
     apgcode: str
