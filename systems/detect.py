@@ -37,10 +37,12 @@ class Lookahead:
         self.depth = depth
         self.backend = BitPackedBackend(sim.rule, sim.shape, threads=1)
         self.frames: deque[np.ndarray] = deque()
+        self.rebuilt = True  # whether the last call had to recompute (an edit, or the start)
 
     def future(self, now: np.ndarray) -> list[np.ndarray]:
         """Generations now+1 .. now+depth of ``now``."""
-        if self.frames and np.array_equal(self.frames[0], now):
+        self.rebuilt = not (self.frames and np.array_equal(self.frames[0], now))
+        if not self.rebuilt:
             self.frames.popleft()  # the frame predicted for now; keep the rest
             self.backend.step(1)
             self.frames.append(self.backend.get_cells())
@@ -78,6 +80,7 @@ class DetectSystem(System):
         self.lookahead = Lookahead(sim, cfg.lookahead)
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
+        self.carried = False  # whether the last result was carried forward, not recomputed
         # Stationary objects: sorted keys (apgcode id, cycle centre) and their entities.
         self._keys = np.zeros(0, np.int64)
         self._entities = np.zeros(0, np.int64)
@@ -92,7 +95,13 @@ class DetectSystem(System):
         future = self.lookahead.future(alive)
         if tick % self.every:
             return
-        result = self.census.run(alive, future)
+        result = None
+        if self.latest is not None and self.every == 1 and not self.lookahead.rebuilt:
+            # Nothing changed anywhere: carry every object forward without looking again.
+            result = self.census.advance(self.latest, alive, future)
+        self.carried = result is not None
+        if result is None:
+            result = self.census.run(alive, future)
         self.latest = result
         self._update_entities(result, tick)
 

@@ -89,8 +89,13 @@ class CensusResult:
     cx: FloatArray
     cy: FloatArray
     population: IntArray
+    # Where each object's classified phase 0 lies (unwrapped top-left) and how many ticks it has
+    # moved on since: lets a census carry its objects forward without looking again.
+    bx: IntArray | None = None
+    by: IntArray | None = None
+    age: IntArray | None = None
     islands: Islands | None = None
-    owner: IntArray | None = None  # object index of each island
+    owner: IntArray | None = None  # object index of each island (None once carried forward)
 
     @classmethod
     def allocate(cls, shape: tuple[int, int], n: int) -> CensusResult:
@@ -249,6 +254,91 @@ class Census:
         merged = self._separate(isl, infos, future[:steps], shape)
         merged = self._gather_sparks(isl, infos, merged, shape)
         return self._describe(isl, infos, merged, shape)
+
+    def advance(
+        self, prev: CensusResult, alive: Cells, future: Sequence[Cells]
+    ) -> CensusResult | None:
+        """``prev`` carried one tick forward, or None when the lattice needs a new census.
+
+        ``prev`` was verified against the real future through its tick + horizon, and so is
+        every result carried from it. Carrying is valid when every object is settled, their
+        predicted cells now are exactly ``alive``, and at the newly visible generation
+        (``future[-1]``, horizon ticks ahead) they still agree with the real lattice: then no
+        object was added, removed or disturbed, and no new interaction entered the horizon.
+        Anything else (a changed region anywhere) sends the lattice back to :meth:`run`.
+        """
+        steps = min(self.horizon, len(future))
+        if prev.bx is None or prev.by is None or prev.age is None or steps < 1:
+            return None
+        if len(prev) == 0:
+            return prev if not alive.any() and not future[steps - 1].any() else None
+        if any(c.period == 0 for c in prev.classes):
+            return None
+        h, w = prev.shape
+        for ahead, target in ((1, alive), (steps + 1, future[steps - 1])):
+            flat = self._stamp(prev, ahead)
+            predicted = np.zeros(h * w, np.uint8)
+            predicted[flat] = 1
+            if len(flat) != int(np.count_nonzero(predicted)):
+                return None  # two objects predicted on one cell: they touch
+            if not np.array_equal(predicted, target.ravel()):
+                return None
+        return self._moved_on(prev)
+
+    def _stamp(self, r: CensusResult, ahead: int) -> IntArray:
+        """Flat cells of every object of ``r``, ``ahead`` ticks after ``r``'s tick."""
+        assert r.bx is not None and r.by is not None and r.age is not None
+        h, w = r.shape
+        periods = np.array([c.period for c in r.classes], np.int64)
+        t = r.age + ahead
+        p = periods[r.cls]
+        k, laps = t % p, t // p
+        groups = r.cls * (int(periods.max()) + 1) + k
+        parts = []
+        for g in np.unique(groups).tolist():
+            sel = np.flatnonzero(groups == g)
+            c = r.classes[int(r.cls[sel[0]])]
+            kk = int(k[sel[0]])
+            ry, rx = np.nonzero(c.phases[kk])
+            ox, oy = c.offsets[kk]
+            ys = (r.by[sel] + oy + laps[sel] * c.dy)[:, None] + ry
+            xs = (r.bx[sel] + ox + laps[sel] * c.dx)[:, None] + rx
+            parts.append(((ys % h) * w + xs % w).ravel())
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _moved_on(self, r: CensusResult) -> CensusResult:
+        """``r`` one tick later: phases, boxes and centroids of the next generation."""
+        assert r.bx is not None and r.by is not None and r.age is not None
+        h, w = r.shape
+        out = CensusResult.allocate(r.shape, len(r))
+        out.classes = r.classes
+        out.cls = r.cls
+        out.population = r.population
+        age = r.age + 1
+        periods = np.array([c.period for c in r.classes], np.int64)
+        p = periods[r.cls]
+        dxs = np.array([c.dx for c in r.classes], np.int64)[r.cls]
+        dys = np.array([c.dy for c in r.classes], np.int64)[r.cls]
+        lap = age // p
+        out.bx, out.by, out.age = r.bx + lap * dxs, r.by + lap * dys, age % p
+        out.phase = (r.phase + 1) % p
+        step = r.anchor_x  # stationary anchors stay; spaceships' move with their laps
+        out.anchor_x = (step + lap * dxs * ANCHOR_SCALE) % (w * ANCHOR_SCALE)
+        out.anchor_y = (r.anchor_y + lap * dys * ANCHOR_SCALE) % (h * ANCHOR_SCALE)
+        k = out.age
+        groups = r.cls * (int(periods.max()) + 1) + k
+        for g in np.unique(groups).tolist():
+            sel = np.flatnonzero(groups == g)
+            c = r.classes[int(r.cls[sel[0]])]
+            kk = int(k[sel[0]])
+            ph = c.phases[kk]
+            ox, oy = c.offsets[kk]
+            ry, rx = np.nonzero(ph)
+            x0, y0 = out.bx[sel] + ox, out.by[sel] + oy
+            out.x[sel], out.y[sel] = x0 % w, y0 % h
+            out.h[sel], out.w[sel] = ph.shape
+            out.cx[sel], out.cy[sel] = (x0 + rx.mean()) % w, (y0 + ry.mean()) % h
+        return out
 
     def _shape_infos(self, isl: Islands) -> list[_Shape]:
         """What is known of every shape of ``isl``, classifying new ones within the budget.
@@ -514,6 +604,10 @@ class Census:
         res.anchor_y[:m] = (y0 * ANCHOR_SCALE + ay[k]) % sh
         res.cx[:m], res.cy[:m] = (x0 + mx[k]) % w, (y0 + my[k]) % h
         res.population[:m] = isl.population[idx]
+        res.bx = np.zeros(len(res), np.int64)
+        res.by = np.zeros(len(res), np.int64)
+        res.age = np.zeros(len(res), np.int64)
+        res.bx[:m], res.by[:m] = x0, y0
         for j, g in enumerate(merged, start=m):
             res.owner[g.islands] = j
             crop = g.crop()
@@ -527,6 +621,7 @@ class Census:
             res.anchor_y[j] = (g.y0 * ANCHOR_SCALE + info.anchor[1]) % sh
             res.cx[j], res.cy[j] = (g.x0 + info.centre[0]) % w, (g.y0 + info.centre[1]) % h
             res.population[j] = len(g.ys)
+            res.bx[j], res.by[j] = g.x0, g.y0
         return res
 
 
