@@ -150,18 +150,29 @@ class DetectSystem(System):
         """Match spaceships to the last census's by apgcode and nearest centroid."""
         h, w = shape
         previous = dict(self._moving)
+        # Last census's spaceships bucketed by apgcode and coarse cell, so each lookup only
+        # scans its neighbourhood (hundreds of gliders at 1024²).
+        cell = max(4, int(self.reach) + 1)
+        buckets: dict[tuple[str, int, int], list[int]] = {}
+        for entity, (pcode, px, py) in previous.items():
+            buckets.setdefault((pcode, int(px) // cell, int(py) // cell), []).append(entity)
+        gx, gy = -(-w // cell), -(-h // cell)
         matched: dict[int, tuple[str, float, float]] = {}
         for i in now:
             code = codes[i]
             assert code is not None
             cx, cy = float(r.cx[i]), float(r.cy[i])
             best, best_d = None, self.reach
-            for entity, (pcode, px, py) in previous.items():
-                if pcode != code:
-                    continue
-                d = max(_wrap_dist(cx, px, w), _wrap_dist(cy, py, h))
-                if d <= best_d:
-                    best, best_d = entity, d
+            bx, by = int(cx) // cell, int(cy) // cell
+            for ox in (-1, 0, 1):
+                for oy in (-1, 0, 1):
+                    for entity in buckets.get((code, (bx + ox) % gx, (by + oy) % gy), ()):
+                        if entity not in previous:
+                            continue
+                        _, px, py = previous[entity]
+                        d = max(_wrap_dist(cx, px, w), _wrap_dist(cy, py, h))
+                        if d <= best_d:
+                            best, best_d = entity, d
             if best is None:
                 pattern = self._pattern(r, i, code, tick, tick)
                 entity = esper.create_entity(pattern)

@@ -46,6 +46,7 @@ class EnergySystem(System):
         self.decay = np.float32(decay_factor(cfg.half_life))
         self.deposit = np.float32(cfg.birth_deposit)
         self.diffusion = cfg.diffusion
+        self._cells: list[tuple[MeshCell, TileStats]] | None = None
 
     def process(self) -> None:
         """Deposit, decay, diffuse, then refresh per-tile stats."""
@@ -59,6 +60,13 @@ class EnergySystem(System):
         mesh = self.sim.config.mesh
         means = tile_means(energy, mesh.rows, mesh.cols, mesh.tile)
         pops = sub.alive.reshape(mesh.rows, mesh.tile, mesh.cols, mesh.tile).sum(axis=(1, 3))
-        for _, (cell, stats) in esper.get_components(MeshCell, TileStats):
-            stats.energy_mean = float(means[cell.row, cell.col])
-            stats.population = int(pops[cell.row, cell.col])
+        if self._cells is None:
+            # Mesh cells never change, but pattern entities come and go every tick, which
+            # empties esper's query cache: look the mesh cells up once.
+            pairs = [pair for _, pair in esper.get_components(MeshCell, TileStats)]
+            self._cells = sorted(pairs, key=lambda p: (p[0].row, p[0].col))
+        for (_, stats), mean, pop in zip(
+            self._cells, means.ravel().tolist(), pops.ravel().tolist(), strict=True
+        ):
+            stats.energy_mean = mean
+            stats.population = pop
