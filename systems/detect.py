@@ -1,13 +1,14 @@
 """Detect system: the objects of the lattice every tick, as pattern entities, and glider tracks.
 
-Each tick it runs a :class:`game.patterns.census.Census` of the substrate. The whole lattice's
-next ``lookahead`` generations, which separation needs, are kept in a ring advanced by one
-generation a tick on a private bit-packed lattice (rebuilt only when a command edited the
-lattice), so looking ahead costs one extra CA step a tick. Shapes are classified once and cached,
-so a settled lattice costs the labelling and a few vectorised passes.
+Each tick it carries the last :class:`game.patterns.census.Census` result forward and
+re-examines only the regions where the lattice stopped following it (a full census on the
+first tick, after an edit, or when most of the lattice changed). The whole lattice's next
+``lookahead`` generations, which separation needs, are kept in a ring advanced by one generation
+a tick on a private bit-packed lattice (rebuilt only when a command edited the lattice), so
+looking ahead costs one extra CA step a tick. Shapes are classified once and cached.
 
 Settled objects become pattern entities. Stationary ones keep their entity while they stay put
-(identified by apgcode and the position of their canonical phase); spaceships are matched to
+(identified by apgcode and the centre of their cycle); spaceships are matched to
 their position one tick earlier; gliders carry a :class:`GliderTrack` and emit ``track_born``,
 ``track_crossed`` and ``track_lost`` events.
 """
@@ -97,7 +98,7 @@ class DetectSystem(System):
             return
         result = None
         if self.latest is not None and self.every == 1 and not self.lookahead.rebuilt:
-            # Nothing changed anywhere: carry every object forward without looking again.
+            # Carry the last census forward, re-examining only the regions that changed.
             result = self.census.advance(self.latest, alive, future)
         self.carried = result is not None
         if result is None:
