@@ -155,3 +155,12 @@ def test_soup_ash_names_match_lifelib() -> None:
             assert code == theirs
             compared += 1
     assert compared > 200
+
+
+def test_objects_too_big_for_their_torus_are_never_named() -> None:
+    row = np.ones((1, 3), np.uint8)
+    # On a 3-wide torus a row of three meets itself across the seam: it is no blinker.
+    (tight,) = Census(CONWAY).run(place((3, 3), row, 0, 0)).objects()
+    assert tight.apgcode is None and tight.kind == "unsettled"
+    (roomy,) = Census(CONWAY).run(place((5, 5), row, 0, 0)).objects()
+    assert roomy.apgcode == "xp2_7"

@@ -670,7 +670,7 @@ class Census:
             alone[g.islands] = False
         idx = np.flatnonzero(alone)
         res = CensusResult.allocate(shape, len(idx) + len(merged))
-        res.classes = [info.c for info in infos]
+        res.classes = [_fits(info.c, shape) for info in infos]
         res.islands = isl
         res.owner = np.zeros(isl.count, np.int64)
         res.owner[idx] = np.arange(len(idx))
@@ -700,7 +700,7 @@ class Census:
             crop = g.crop()
             info = self._info(_bytes_key(crop), crop)
             res.cls[j] = len(res.classes)
-            res.classes.append(info.c)
+            res.classes.append(_fits(info.c, shape))
             res.x[j], res.y[j] = g.x0 % w, g.y0 % h
             res.h[j], res.w[j] = crop.shape
             res.phase[j] = info.phase
@@ -889,6 +889,25 @@ def _phase_table(classes: Sequence[Classification]) -> _PhaseTable:
         np.array(oxs, np.int64), np.array(oys, np.int64),
         np.concatenate(rys).astype(np.int64), np.concatenate(rxs).astype(np.int64),
     )
+
+
+def _fits(c: Classification, shape: tuple[int, int]) -> Classification:
+    """``c``, or unsettled when its cycle is too big for the torus to leave it alone.
+
+    Classification runs on the plane; on a torus an object whose cycle, with the cells it
+    touches, spans the whole width or height would meet itself across a seam (a row of three
+    on a 3-wide torus is no blinker), so it is never named.
+    """
+    if not c.period:
+        return c
+    h, w = shape
+    xs = [ox for ox, _ in c.offsets] + [ox + ph.shape[1] for (ox, _), ph in
+                                        zip(c.offsets, c.phases, strict=True)]
+    ys = [oy for _, oy in c.offsets] + [oy + ph.shape[0] for (_, oy), ph in
+                                        zip(c.offsets, c.phases, strict=True)]
+    if max(xs) - min(xs) + 2 + abs(c.dx) <= w and max(ys) - min(ys) + 2 + abs(c.dy) <= h:
+        return c
+    return _provisional(c.phases[0]).c
 
 
 def _provisional(crop: Cells) -> _Shape:
