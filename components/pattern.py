@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DIRECTIONS = {(1, -1): "NE", (-1, -1): "NW", (1, 1): "SE", (-1, 1): "SW"}
 
-@dataclass(slots=True)
-class Pattern:
-    """A settled object found by the detect system (still life, oscillator or spaceship).
 
-    ``x, y, w, h`` is its bounding box at ``tick`` (top-left on the torus), ``phase`` its phase
-    at ``tick`` (phase 0 is fixed per object and its phases count up around its cycle);
-    ``dx, dy`` its displacement per ``period`` (zero unless it is a spaceship). Stationary
-    objects are not rewritten every tick: their phase at a later tick t is
-    ``(phase + t - tick) % period``.
+def _sign(v: int) -> int:
+    return (v > 0) - (v < 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedObject:
+    """One object of a census, in lattice coordinates (x: column, y: row).
+
+    ``x, y`` is the top-left of its bounding box (the box may wrap across the seams), ``phase``
+    its phase in its cycle (phase 0 is fixed per object: its phases count up from there),
+    ``dx, dy`` its displacement per ``period`` (spaceships only), ``cx, cy`` its centroid.
     """
 
-    apgcode: str
+    apgcode: str | None
     name: str | None
     kind: str
     x: int
@@ -27,11 +31,31 @@ class Pattern:
     dx: int
     dy: int
     phase: int
+    population: int
+    cx: float
+    cy: float
+
+    @property
+    def direction(self) -> str | None:
+        """NE, NW, SE or SW for diagonal spaceships (y grows downwards); None otherwise."""
+        if not self.dx or not self.dy:
+            return None
+        return DIRECTIONS[(_sign(self.dx), _sign(self.dy))]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern(DetectedObject):
+    """A settled object found by the detect system, as seen at ``tick`` (first seen at ``born``).
+
+    Stationary objects are not rewritten every tick: their phase at a later tick t is
+    ``(phase + t - tick) % period``.
+    """
+
     tick: int
     born: int
 
     def phase_at(self, tick: int) -> int:
-        """The canonical phase at ``tick`` (stationary objects advance one phase a tick)."""
+        """The phase at ``tick`` (stationary objects advance one phase a tick)."""
         return (self.phase + tick - self.tick) % self.period
 
 

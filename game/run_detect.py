@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
+from components.pattern import DetectedObject
 from game.errors import BadInput
-from game.patterns.census import Census, DetectedObject
+from game.patterns.census import Census
 from game.rle import read_rle, to_torus
 
 

@@ -16,6 +16,7 @@ their position one tick earlier; gliders carry a :class:`GliderTrack` and emit `
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import asdict
 
 import esper
 import numpy as np
@@ -24,7 +25,7 @@ from components.pattern import GliderTrack, Pattern
 from game.backends.bitpacked import BitPackedBackend
 from game.errors import ConfigError
 from game.events import TrackBorn, TrackCrossed, TrackLost
-from game.patterns.census import DIRECTIONS, Census, CensusResult
+from game.patterns.census import Census, CensusResult
 from game.schedule import System
 from game.world import Sim
 
@@ -127,27 +128,17 @@ class DetectSystem(System):
         if kept.any():
             entities[kept] = self._entities[np.searchsorted(self._keys, keys[kept])]
         for j in np.flatnonzero(~kept).tolist():
-            i = int(still[j])
-            code = code_of[int(r.cls[i])]
-            assert code is not None
-            entities[j] = esper.create_entity(self._pattern(r, i, code, tick, tick))
+            entities[j] = esper.create_entity(self._pattern(r, int(still[j]), tick, tick))
         self._keys, self._entities = keys, entities
         now = np.flatnonzero(settled[r.cls] & moving[r.cls]).tolist()
-        codes: list[str | None] = [code_of[int(r.cls[i])] for i in range(len(r))] if now else []
-        self._update_moving(r, now, codes, tick, (h, w))
+        self._update_moving(r, now, tick, (h, w))
 
-    def _pattern(self, r: CensusResult, i: int, code: str, tick: int, born: int) -> Pattern:
-        c = r.classes[int(r.cls[i])]
-        return Pattern(
-            apgcode=code, name=c.name, kind=c.kind, x=int(r.x[i]), y=int(r.y[i]),
-            w=int(r.w[i]), h=int(r.h[i]), period=c.period, dx=c.dx, dy=c.dy,
-            phase=int(r.phase[i]), tick=tick, born=born,
-        )
+    @staticmethod
+    def _pattern(r: CensusResult, i: int, tick: int, born: int) -> Pattern:
+        return Pattern(**asdict(r.object(i)), tick=tick, born=born)
 
-    def _update_moving(
-        self, r: CensusResult, now: list[int], codes: list[str | None], tick: int,
-        shape: tuple[int, int],
-    ) -> None:
+    def _update_moving(self, r: CensusResult, now: list[int], tick: int,
+                       shape: tuple[int, int]) -> None:
         """Match spaceships to the last census's by apgcode and nearest centroid."""
         h, w = shape
         previous = dict(self._moving)
@@ -160,7 +151,7 @@ class DetectSystem(System):
         gx, gy = -(-w // cell), -(-h // cell)
         matched: dict[int, tuple[str, float, float]] = {}
         for i in now:
-            code = codes[i]
+            code = r.classes[int(r.cls[i])].apgcode
             assert code is not None
             cx, cy = float(r.cx[i]), float(r.cy[i])
             best, best_d = None, self.reach
@@ -175,18 +166,19 @@ class DetectSystem(System):
                         if d <= best_d:
                             best, best_d = entity, d
             if best is None:
-                pattern = self._pattern(r, i, code, tick, tick)
+                pattern = self._pattern(r, i, tick, tick)
                 entity = esper.create_entity(pattern)
                 if code == GLIDER:
-                    self._born(entity, r, i, tick)
+                    self._born(entity, pattern, tick)
             else:
                 entity = best
                 del previous[entity]
                 old = esper.component_for_entity(entity, Pattern)
-                esper.add_component(entity, self._pattern(r, i, code, tick, old.born))
+                pattern = self._pattern(r, i, tick, old.born)
+                esper.add_component(entity, pattern)
                 track = esper.try_component(entity, GliderTrack)
                 if track is not None:
-                    self._moved(track, r, i, tick)
+                    self._moved(track, pattern, tick)
             matched[entity] = (code, cx, cy)
         for entity, (_, px, py) in previous.items():
             track = esper.try_component(entity, GliderTrack)
@@ -210,20 +202,19 @@ class DetectSystem(System):
     def _cell(self, cx: float, cy: float) -> tuple[int, int]:
         return int(cy) // self.tile, int(cx) // self.tile
 
-    def _born(self, entity: int, r: CensusResult, i: int, tick: int) -> None:
-        c = r.classes[int(r.cls[i])]
-        cx, cy = float(r.cx[i]), float(r.cy[i])
-        direction = DIRECTIONS[(int(np.sign(c.dx)), int(np.sign(c.dy)))]
+    def _born(self, entity: int, p: Pattern, tick: int) -> None:
+        direction = p.direction
+        assert direction is not None  # a glider always moves diagonally
+        cx, cy = p.cx, p.cy
         row, col = self._cell(cx, cy)
-        track = GliderTrack(self._next_track, direction, cx, cy, int(r.phase[i]), row, col, tick)
+        track = GliderTrack(self._next_track, direction, cx, cy, p.phase, row, col, tick)
         self._next_track += 1
         esper.add_component(entity, track)
         self.sim.events.emit(TrackBorn(tick=tick, track=track.track, x=round(cx, 3),
                                        y=round(cy, 3), direction=direction, cell=(row, col)))
 
-    def _moved(self, track: GliderTrack, r: CensusResult, i: int, tick: int) -> None:
-        track.cx, track.cy = float(r.cx[i]), float(r.cy[i])
-        track.phase = int(r.phase[i])
+    def _moved(self, track: GliderTrack, p: Pattern, tick: int) -> None:
+        track.cx, track.cy, track.phase = p.cx, p.cy, p.phase
         row, col = self._cell(track.cx, track.cy)
         if (row, col) != (track.row, track.col):
             self.sim.events.emit(TrackCrossed(tick=tick, track=track.track,

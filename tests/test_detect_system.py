@@ -93,7 +93,7 @@ def test_still_lifes_keep_their_entities_and_oscillators_advance_phase() -> None
     sim.activate()
     after = {e: (p.apgcode, p.born) for e, p in esper.get_component(Pattern)}
     assert before == after
-    assert sorted(code for code, _ in after.values()) == ["xp2_7", "xs4_33"]
+    assert sorted(code or "" for code, _ in after.values()) == ["xp2_7", "xs4_33"]
     blinker = next(p for _, p in esper.get_component(Pattern) if p.apgcode == "xp2_7")
     assert {blinker.phase_at(sim.tick), blinker.phase_at(sim.tick + 1)} == {0, 1}
     sim.close()

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.ndimage as ndi
 
+from components.pattern import DetectedObject
 from game.backends.bitpacked import BitPackedBackend
 from game.patterns.classify import Classification, classify, plane_step
 from game.patterns.islands import IntArray, Islands, ShapeKey, _unwrap, find_islands
@@ -33,39 +34,6 @@ FloatArray = npt.NDArray[np.float64]
 
 _MAX_WINDOWS = 8
 ANCHOR_SCALE = 64  # anchors are kept in 1/64 cells: exact for the centres of small objects
-DIRECTIONS = {(1, -1): "NE", (-1, -1): "NW", (1, 1): "SE", (-1, 1): "SW"}
-
-
-@dataclass(frozen=True, slots=True)
-class DetectedObject:
-    """One object of a census, in lattice coordinates (x: column, y: row).
-
-    ``x, y`` is the top-left of its bounding box (the box may wrap across the seams), ``phase``
-    its phase in its cycle (phase 0 is fixed per object: its phases count up from there),
-    ``dx, dy`` its displacement per ``period`` (spaceships only), ``cx, cy`` its centroid.
-    """
-
-    apgcode: str | None
-    name: str | None
-    kind: str
-    x: int
-    y: int
-    w: int
-    h: int
-    period: int
-    dx: int
-    dy: int
-    phase: int
-    population: int
-    cx: float
-    cy: float
-
-    @property
-    def direction(self) -> str | None:
-        """NE, NW, SE or SW for diagonal spaceships (y grows downwards); None otherwise."""
-        if not self.dx or not self.dy:
-            return None
-        return DIRECTIONS[(int(np.sign(self.dx)), int(np.sign(self.dy)))]
 
 
 @dataclass(slots=True)
@@ -136,17 +104,19 @@ class CensusResult:
                 counts[code] = counts.get(code, 0) + k
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def object(self, i: int) -> DetectedObject:
+        """Object ``i`` as a record."""
+        c = self.classes[int(self.cls[i])]
+        return DetectedObject(
+            apgcode=c.apgcode, name=c.name, kind=c.kind,
+            x=int(self.x[i]), y=int(self.y[i]), w=int(self.w[i]), h=int(self.h[i]),
+            period=c.period, dx=c.dx, dy=c.dy, phase=int(self.phase[i]),
+            population=int(self.population[i]), cx=float(self.cx[i]), cy=float(self.cy[i]),
+        )
+
     def objects(self) -> list[DetectedObject]:
         """The objects as records, sorted by position (for the CLI and tests)."""
-        out = []
-        for i in range(len(self)):
-            c = self.classes[int(self.cls[i])]
-            out.append(DetectedObject(
-                apgcode=c.apgcode, name=c.name, kind=c.kind,
-                x=int(self.x[i]), y=int(self.y[i]), w=int(self.w[i]), h=int(self.h[i]),
-                period=c.period, dx=c.dx, dy=c.dy, phase=int(self.phase[i]),
-                population=int(self.population[i]), cx=float(self.cx[i]), cy=float(self.cy[i]),
-            ))
+        out = [self.object(i) for i in range(len(self))]
         out.sort(key=lambda o: (o.y, o.x))
         return out
 
