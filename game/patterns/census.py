@@ -25,8 +25,15 @@ import scipy.ndimage as ndi
 
 from components.pattern import DetectedObject
 from game.backends.bitpacked import BitPackedBackend
-from game.patterns.classify import Classification, classify, plane_step
-from game.patterns.islands import IntArray, Islands, ShapeKey, _unwrap, find_islands
+from game.patterns.classify import Classification, classify, plane_step, unsettled
+from game.patterns.islands import (
+    IntArray,
+    Islands,
+    ShapeKey,
+    _unwrap,
+    find_islands,
+    stable_hash,
+)
 from game.rules import Rule
 
 Cells = npt.NDArray[np.uint8]
@@ -129,7 +136,6 @@ class _Shape:
     phase: int  # this shape's phase in its cycle
     anchor: tuple[int, int]  # centre of the cycle, in 1/ANCHOR_SCALE cells from the top-left
     centre: tuple[float, float]  # (mean x, mean y) of the shape's cells
-    path: list[tuple[IntArray, IntArray]]  # (ry, rx) at t = 1.. relative to the top-left now
 
 
 @dataclass(slots=True)
@@ -196,20 +202,9 @@ class Census:
                 anchor = (round(ANCHOR_SCALE * float(np.mean([a for a, _ in centres]))),
                           round(ANCHOR_SCALE * float(np.mean([b for _, b in centres]))))
             ry, rx = np.nonzero(crop)
-            info = _Shape(c, phase, anchor, (float(rx.mean()), float(ry.mean())), [])
+            info = _Shape(c, phase, anchor, (float(rx.mean()), float(ry.mean())))
             self._shapes[key] = info
         return info
-
-    def _path(self, info: _Shape, steps: int) -> list[tuple[IntArray, IntArray]]:
-        """(ry, rx) of a settled shape at t = 1..steps, relative to its top-left now."""
-        c = info.c
-        while len(info.path) < steps:
-            t = len(info.path) + 1
-            k, laps = t % c.period, t // c.period
-            ox, oy = c.offsets[k]
-            ry, rx = np.nonzero(c.phases[k])
-            info.path.append((ry + oy + laps * c.dy, rx + ox + laps * c.dx))
-        return info.path[:steps]
 
     # -- the census -------------------------------------------------------------------------------
 
@@ -265,19 +260,16 @@ class Census:
         bad: list[IntArray] = []
         dirty = np.zeros(len(prev), bool)
         dirty[loose] = True
+        kept = _select(prev, keep)
+        table = _phase_table(kept.classes)
         for ahead, target in ((1, alive), (steps + 1, future[steps - 1])):
-            flat, owner = self._stamp_owned(prev, ahead, keep)
-            predicted = np.zeros(h * w, np.uint8)
-            predicted[flat] = 1
-            wrong = np.flatnonzero(predicted != target.ravel())
-            if len(flat) != int(np.count_nonzero(predicted)):
-                uniq, counts = np.unique(flat, return_counts=True)
-                wrong = np.union1d(wrong, uniq[counts > 1])
+            flat, idx = _stamp(table, kept, ahead)
+            wrong = _mismatch(flat, target)
             if len(wrong):
                 bad.append(wrong)
                 cy, cx = wrong // w, wrong % w
                 near = (((cy[:, None] + _NEAR_Y) % h) * w + (cx[:, None] + _NEAR_X) % w).ravel()
-                hit = _owners(flat, owner, near)
+                hit = _owners(flat, keep[idx], near)
                 dirty[hit[hit >= 0]] = True
         if not bad and not len(loose):
             return self._moved_on(prev)
@@ -292,7 +284,7 @@ class Census:
         if core.sum() * 2 > core.size:
             return None
         # Ownership by top-left tile *now* (a spaceship may have crossed into another tile).
-        moved = self._moved_on(_select(prev, keep))
+        moved = self._moved_on(kept)
         parts = [_select(moved, np.flatnonzero(~core[moved.y // tile, moved.x // tile]))]
         labels, count = ndi.label(core, structure=np.ones((3, 3), bool))
         # Each window costs a census of its own: past eight, one census of the whole lattice
@@ -352,48 +344,26 @@ class Census:
         mine = np.flatnonzero(core[tyx] & cluster[tyx])
         return _shift(_select(found, mine), dx, dy, (h, w))
 
-    def _stamp_owned(
-        self, r: CensusResult, ahead: int, which: IntArray
-    ) -> tuple[IntArray, IntArray]:
-        """Flat cells of the objects ``which`` of ``r`` ``ahead`` ticks on, with their index."""
-        flat, owner = _stamp_owned(_select(r, which), ahead)
-        return flat, which[owner]
-
-    def _stamp(self, r: CensusResult, ahead: int) -> IntArray:
-        """Flat cells of every object of ``r``, ``ahead`` ticks after ``r``'s tick."""
-        return _stamp_owned(r, ahead)[0]
-
-    def _moved_on(self, r: CensusResult) -> CensusResult:
-        """``r`` one tick later: phases, boxes and centroids of the next generation."""
+    @staticmethod
+    def _moved_on(r: CensusResult) -> CensusResult:
+        """``r`` (settled objects) one tick later: phases, boxes and centroids."""
         assert r.bx is not None and r.by is not None and r.age is not None
         h, w = r.shape
+        t = _phase_table(r.classes)
         out = CensusResult.allocate(r.shape, len(r))
-        out.classes = r.classes
-        out.cls = r.cls
-        out.population = r.population
-        age = r.age + 1
-        periods = np.array([c.period for c in r.classes], np.int64)
-        p = periods[r.cls]
-        dxs = np.array([c.dx for c in r.classes], np.int64)[r.cls]
-        dys = np.array([c.dy for c in r.classes], np.int64)[r.cls]
-        lap = age // p
-        out.bx, out.by, out.age = r.bx + lap * dxs, r.by + lap * dys, age % p
+        out.classes, out.cls, out.population = r.classes, r.cls, r.population
+        p, dx, dy = t.period[r.cls], t.dx[r.cls], t.dy[r.cls]
+        lap = (r.age + 1) // p
+        out.bx, out.by, out.age = r.bx + lap * dx, r.by + lap * dy, (r.age + 1) % p
         out.phase = (r.phase + 1) % p
-        step = r.anchor_x  # stationary anchors stay; spaceships' move with their laps
-        out.anchor_x = (step + lap * dxs * ANCHOR_SCALE) % (w * ANCHOR_SCALE)
-        out.anchor_y = (r.anchor_y + lap * dys * ANCHOR_SCALE) % (h * ANCHOR_SCALE)
-        k = out.age
-        groups = r.cls * (int(periods.max()) + 1) + k
-        for sel in _buckets(groups):
-            c = r.classes[int(r.cls[sel[0]])]
-            kk = int(k[sel[0]])
-            ph = c.phases[kk]
-            ox, oy = c.offsets[kk]
-            ry, rx = np.nonzero(ph)
-            x0, y0 = out.bx[sel] + ox, out.by[sel] + oy
-            out.x[sel], out.y[sel] = x0 % w, y0 % h
-            out.h[sel], out.w[sel] = ph.shape
-            out.cx[sel], out.cy[sel] = (x0 + rx.mean()) % w, (y0 + ry.mean()) % h
+        # Stationary anchors stay; a spaceship's moves on with each lap of its cycle.
+        out.anchor_x = (r.anchor_x + lap * dx * ANCHOR_SCALE) % (w * ANCHOR_SCALE)
+        out.anchor_y = (r.anchor_y + lap * dy * ANCHOR_SCALE) % (h * ANCHOR_SCALE)
+        combo = t.first_phase[r.cls] + out.age
+        x0, y0 = out.bx + t.ox[combo], out.by + t.oy[combo]
+        out.x, out.y = x0 % w, y0 % h
+        out.w, out.h = t.pw[combo], t.ph[combo]
+        out.cx, out.cy = (x0 + t.mx[combo]) % w, (y0 + t.my[combo]) % h
         return out
 
     def _shape_infos(self, isl: Islands) -> list[_Shape]:
@@ -443,7 +413,7 @@ class Census:
             group_of[g.islands] = n + j
         preds = self._predict_islands(isl, infos, steps, shape, merged)
         while True:
-            conflict = _first_conflict(preds, future, shape, interior)
+            conflict = _first_conflict(preds, future, interior)
             if conflict is None:
                 break
             t, cells = conflict
@@ -558,28 +528,18 @@ class Census:
     ) -> list[tuple[IntArray, IntArray]]:
         """Per t = 1..steps: (flat torus indices, group id) of every island alone.
 
-        Islands of settled shapes are stamped all at once from their shape's path; unsettled
+        Islands of settled shapes are stamped all at once from their classes' phases; unsettled
         islands are stepped one by one on the plane.
         """
-        h, w = shape
         settled = np.array([info.c.period > 0 for info in infos], bool)
         on_path = np.flatnonzero(settled[isl.key_ids])
-        keys = isl.key_ids[on_path]
+        table = _phase_table([info.c for info in infos])
+        cls, x0, y0 = isl.key_ids[on_path], isl.x0[on_path], isl.y0[on_path]
+        age = np.zeros(len(on_path), np.int64)
         preds = []
-        for t in range(steps):
-            parts = [self._path(info, steps)[t] if info.c.period else (_EMPTY, _EMPTY)
-                     for info in infos]
-            lens = np.array([len(ry) for ry, _ in parts], np.int64)
-            starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-            table_y = np.concatenate([ry for ry, _ in parts])
-            table_x = np.concatenate([rx for _, rx in parts])
-            count = lens[keys]
-            owner = np.repeat(on_path, count)
-            first = np.repeat(starts[keys] - (np.cumsum(count) - count), count)
-            pick = first + np.arange(len(owner))
-            ys = table_y[pick] + isl.y0[owner]
-            xs = table_x[pick] + isl.x0[owner]
-            preds.append(((ys % h) * w + xs % w, owner))
+        for t in range(1, steps + 1):
+            flat, idx = _stamp_arrays(table, cls, x0, y0, age, t, shape)
+            preds.append((flat, on_path[idx]))
         in_cluster = np.zeros(isl.count, bool)
         for g in clusters:
             if g is not None:
@@ -682,7 +642,6 @@ class Census:
         return res
 
 
-_EMPTY = np.zeros(0, np.int64)
 # Offsets of the 9×9 block around a cell: unsettled pieces within 4 cells of other groups are
 # tried together with them (a pentadecathlon has phases in pieces 3 cells apart).
 _RING_Y, _RING_X = (a.ravel()[None, :] for a in np.mgrid[-4:5, -4:5])
@@ -761,48 +720,37 @@ def _span(values: IntArray, size: int) -> tuple[int, int] | None:
 
 def _covers(r: CensusResult, alive: Cells) -> bool:
     """Whether the objects of ``r`` are exactly the live cells of ``alive``, none twice."""
-    h, w = alive.shape
+    flat, _ = _stamp(_phase_table(r.classes), r, 0)
+    return not len(_mismatch(flat, alive))
+
+
+def _stamp(table: _PhaseTable, r: CensusResult, ahead: int) -> tuple[IntArray, IntArray]:
+    """Flat cells of every object of ``r``, ``ahead`` ticks on, and each cell's object index."""
     assert r.bx is not None and r.by is not None and r.age is not None
-    flat = _stamp_now(r)
-    grid = np.zeros(h * w, np.uint8)
-    grid[flat] = 1
-    return len(flat) == int(np.count_nonzero(grid)) and np.array_equal(grid, alive.ravel())
+    return _stamp_arrays(table, r.cls, r.bx, r.by, r.age, ahead, r.shape)
 
 
-def _buckets(keys: IntArray) -> list[IntArray]:
-    """Indices of ``keys`` grouped by value (one sort, not one scan per value)."""
-    if not len(keys):
-        return []
-    order = np.argsort(keys, kind="stable")
-    cuts = np.flatnonzero(np.diff(keys[order])) + 1
-    return np.split(order, cuts)
+def _stamp_arrays(
+    table: _PhaseTable, cls: IntArray, bx: IntArray, by: IntArray, age: IntArray, ahead: int,
+    shape: tuple[int, int],
+) -> tuple[IntArray, IntArray]:
+    """Flat cells of objects ``ahead`` ticks on, and each cell's object index.
 
-
-def _stamp_now(r: CensusResult) -> IntArray:
-    """Flat cells of every object of ``r`` at its own tick (unsettled ones too)."""
-    return _stamp_owned(r, 0)[0]
-
-
-def _stamp_owned(r: CensusResult, ahead: int) -> tuple[IntArray, IntArray]:
-    """Flat cells of every object of ``r``, ``ahead`` ticks on, and each cell's object index.
-
-    One ragged gather over a table of every (class, phase) of ``r``: no loop over objects or
-    shapes. An unsettled object has only its own phase: it can be stamped at ``ahead`` 0 only.
+    Object i has class ``cls[i]`` (an index into the table's classes) and its phase 0 lay at
+    (``bx[i]``, ``by[i]``) ``age[i]`` ticks ago. One ragged gather over the table of every
+    (class, phase): no loop over objects or shapes. An unsettled object has only its own
+    phase: it can be stamped at ``ahead`` 0 only.
     """
-    assert r.bx is not None and r.by is not None and r.age is not None
-    h, w = r.shape
-    if not len(r):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    table = _phase_table(r.classes)
-    t = r.age + ahead
-    k, laps = t % table.period[r.cls], t // table.period[r.cls]
-    combo = table.first_phase[r.cls] + k
+    h, w = shape
+    t = age + ahead
+    k, laps = t % table.period[cls], t // table.period[cls]
+    combo = table.first_phase[cls] + k
     count = table.count[combo]
-    owner = np.repeat(np.arange(len(r)), count)
+    owner = np.repeat(np.arange(len(cls)), count)
     pick = np.repeat(table.start[combo] - (np.cumsum(count) - count), count) + np.arange(
         len(owner))
-    ys = (r.by + table.oy[combo] + laps * table.dy[r.cls])[owner] + table.ry[pick]
-    xs = (r.bx + table.ox[combo] + laps * table.dx[r.cls])[owner] + table.rx[pick]
+    ys = (by + table.oy[combo] + laps * table.dy[cls])[owner] + table.ry[pick]
+    xs = (bx + table.ox[combo] + laps * table.dx[cls])[owner] + table.rx[pick]
     return (ys % h) * w + xs % w, owner
 
 
@@ -818,6 +766,10 @@ class _PhaseTable:
     count: IntArray
     ox: IntArray
     oy: IntArray
+    pw: IntArray  # per phase: its bounding box and the mean of its cells
+    ph: IntArray
+    mx: FloatArray
+    my: FloatArray
     ry: IntArray  # all cells of all phases, relative to each phase's top-left
     rx: IntArray
 
@@ -831,7 +783,9 @@ def _nonzero64(cells: Cells) -> tuple[IntArray, IntArray]:
 
 
 def _phase_table(classes: Sequence[Classification]) -> _PhaseTable:
-    periods, dxs, dys, firsts, counts, oxs, oys, rys, rxs = [], [], [], [], [], [], [], [], []
+    """Every phase of ``classes`` flattened into arrays (cells cached per classification)."""
+    periods, dxs, dys, firsts, counts, oxs, oys, pws, phs, mxs, mys, rys, rxs = (
+        [] for _ in range(13))
     n_phases = 0
     for c in classes:
         cached = _PHASE_CELLS.get(id(c))
@@ -846,18 +800,25 @@ def _phase_table(classes: Sequence[Classification]) -> _PhaseTable:
         dys.append(c.dy)
         firsts.append(n_phases)
         n_phases += len(cells)
-        for (ry, rx), (ox, oy) in zip(cells, c.offsets, strict=True):
+        for (ry, rx), (ox, oy), phase in zip(cells, c.offsets, c.phases, strict=True):
             counts.append(len(ry))
             oxs.append(ox)
             oys.append(oy)
+            phs.append(phase.shape[0])
+            pws.append(phase.shape[1])
+            mxs.append(float(rx.mean()) if len(rx) else 0.0)
+            mys.append(float(ry.mean()) if len(ry) else 0.0)
             rys.append(ry)
             rxs.append(rx)
-    count = np.array(counts, np.int64)
+
+    def ints(values: list[int]) -> IntArray:
+        return np.array(values, np.int64)
+
+    count = ints(counts)
     return _PhaseTable(
-        np.array(periods, np.int64), np.array(dxs, np.int64), np.array(dys, np.int64),
-        np.array(firsts, np.int64), np.cumsum(count) - count, count,
-        np.array(oxs, np.int64), np.array(oys, np.int64),
-        np.concatenate(rys).astype(np.int64), np.concatenate(rxs).astype(np.int64),
+        ints(periods), ints(dxs), ints(dys), ints(firsts), np.cumsum(count) - count, count,
+        ints(oxs), ints(oys), ints(pws), ints(phs), np.array(mxs), np.array(mys),
+        np.concatenate(rys), np.concatenate(rxs),
     )
 
 
@@ -877,7 +838,7 @@ def _fits(c: Classification, shape: tuple[int, int]) -> Classification:
                                         zip(c.offsets, c.phases, strict=True)]
     if max(xs) - min(xs) + 2 + abs(c.dx) <= w and max(ys) - min(ys) + 2 + abs(c.dy) <= h:
         return c
-    return _provisional(c.phases[0]).c
+    return unsettled(c.phases[0])
 
 
 def _provisional(crop: Cells) -> _Shape:
@@ -885,9 +846,7 @@ def _provisional(crop: Cells) -> _Shape:
     frozen = crop.copy()
     frozen.flags.writeable = False
     ry, rx = np.nonzero(crop)
-    c = Classification(apgcode=None, name=None, kind="unsettled", period=0, dx=0, dy=0,
-                       phases=(frozen,), offsets=((0, 0),), population=len(ry))
-    return _Shape(c, 0, (0, 0), (float(rx.mean()), float(ry.mean())), [])
+    return _Shape(unsettled(frozen), 0, (0, 0), (float(rx.mean()), float(ry.mean())))
 
 
 def _owners(flat: IntArray, ids: IntArray, query: IntArray) -> IntArray:
@@ -926,7 +885,7 @@ def _root(parent: dict[int, int], a: int) -> int:
 
 
 def _bytes_key(crop: Cells) -> ShapeKey:
-    return (crop.shape[0], crop.shape[1], hash(crop.tobytes()), -2)
+    return (crop.shape[0], crop.shape[1], stable_hash(crop.tobytes()), -2)
 
 
 def _join(isl: Islands, islands: list[int], shape: tuple[int, int]) -> _Merged:
@@ -938,7 +897,7 @@ def _join(isl: Islands, islands: list[int], shape: tuple[int, int]) -> _Merged:
 
 
 def _first_conflict(
-    preds: list[tuple[IntArray, IntArray]], future: Sequence[Cells], shape: tuple[int, int],
+    preds: list[tuple[IntArray, IntArray]], future: Sequence[Cells],
     interior: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[int, IntArray] | None:
     """Earliest t >= 1 where the union of predictions differs from ``future[t-1]`` (or overlaps).
@@ -946,21 +905,29 @@ def _first_conflict(
     ``preds[t-1]`` holds the predictions for generation t. Only cells in ``interior`` count
     when it is given.
     """
-    h, w = shape
-    inside = interior.ravel() if interior is not None else None
     for t in range(1, len(future) + 1):
-        flat = preds[t - 1][0]
-        predicted = np.zeros(h * w, np.uint8)
-        predicted[flat] = 1
-        bad = np.flatnonzero(predicted != future[t - 1].ravel())
-        if len(flat) != int(np.count_nonzero(predicted)):  # two groups predict the same cell
-            uniq, counts = np.unique(flat, return_counts=True)
-            bad = np.union1d(bad, uniq[counts > 1])
-        if inside is not None and len(bad):
-            bad = bad[inside[bad]]
+        bad = _mismatch(preds[t - 1][0], future[t - 1], interior)
         if len(bad):
             return t, bad
     return None
+
+
+def _mismatch(
+    flat: IntArray, target: Cells, interior: npt.NDArray[np.bool_] | None = None
+) -> IntArray:
+    """Flat cells where ``flat`` stamped on an empty lattice differs from ``target``.
+
+    Cells stamped twice count as different; with ``interior``, only cells inside it count.
+    """
+    predicted = np.zeros(target.size, np.uint8)
+    predicted[flat] = 1
+    bad = np.flatnonzero(predicted != target.ravel())
+    if len(flat) != int(np.count_nonzero(predicted)):
+        uniq, counts = np.unique(flat, return_counts=True)
+        bad = np.union1d(bad, uniq[counts > 1])
+    if interior is not None and len(bad):
+        bad = bad[interior.ravel()[bad]]
+    return bad
 
 
 def _future(alive: Cells, rule: Rule, steps: int) -> list[Cells]:

@@ -147,7 +147,8 @@ class Classification:
         return hash((self.apgcode, self.kind, self.period, self.dx, self.dy, self.offsets))
 
 
-def _unsettled(phase0: Cells) -> Classification:
+def unsettled(phase0: Cells) -> Classification:
+    """The classification of an object that does not settle: just its own (read-only) phase."""
     return Classification(
         apgcode=None,
         name=None,
@@ -317,7 +318,7 @@ def _run(rule: Rule, phase0: Cells, max_period: int, max_side: int) -> Classific
     if phase0.size == 0:
         return Classification("xs0_0", None, "still", 1, 0, 0, (_EMPTY,), ((0, 0),), 0)
     if max(phase0.shape) > max_side:
-        return _unsettled(phase0)
+        return unsettled(phase0)
     plane = _BitPlane(phase0, rule)
     target = plane.bits
     stride = plane.stride
@@ -332,7 +333,7 @@ def _run(rule: Rule, phase0: Cells, max_period: int, max_side: int) -> Classific
     for gen in range(1, max_period + 1):
         moved = plane.step()
         if moved is None or plane.height > max_side or plane.width > max_side:
-            return _unsettled(phase0)
+            return unsettled(phase0)
         x += moved[0]
         y += moved[1]
         if plane.stride != stride:
@@ -347,7 +348,7 @@ def _run(rule: Rule, phase0: Cells, max_period: int, max_side: int) -> Classific
             break
         if seen is not None:
             if v in seen:
-                return _unsettled(phase0)
+                return unsettled(phase0)
             seen[v] = gen
         offsets.append((x, y))
         if history is not None:
@@ -356,7 +357,7 @@ def _run(rule: Rule, phase0: Cells, max_period: int, max_side: int) -> Classific
             if stored > _HISTORY_BITS:
                 history = seen = None
     else:
-        return _unsettled(phase0)
+        return unsettled(phase0)
     if history is None:
         phases = [phase0]
         again = _BitPlane(phase0, rule)

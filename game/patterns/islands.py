@@ -11,6 +11,7 @@ modulo the torus size.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,15 @@ class Islands:
         out = np.zeros((int(self.height[i]), int(self.width[i])), np.uint8)
         out[ys - self.y0[i], xs - self.x0[i]] = 1
         return out
+
+
+def stable_hash(data: bytes) -> int:
+    """A 63-bit hash of ``data`` that is the same in every process.
+
+    Python's ``hash`` is salted per run, which would make shape order, and so which shapes a
+    budgeted census classifies first, differ between runs.
+    """
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1
 
 
 def _find(parent: list[int], a: int) -> int:
@@ -176,7 +186,7 @@ def _shape_keys(
             a, b = starts[i], starts[i + 1]
             grid = np.zeros((int(height[i]), int(width[i])), np.uint8)
             grid[ry[a:b], rx[a:b]] = 1
-            k1[i], k2[i] = hash(grid.tobytes()), -1
+            k1[i], k2[i] = stable_hash(grid.tobytes()), -1
     # One 64-bit word per island for a fast 1-D unique; the full 4-tuple is kept as the key.
     mixed = k1 ^ (k2 * np.int64(0x9E3779B97F4A7C15 - 2**64)) ^ (height << 40) ^ (width << 20)
     _, rep, key_ids = np.unique(mixed, return_index=True, return_inverse=True)
