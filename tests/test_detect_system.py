@@ -175,9 +175,10 @@ def test_carried_results_equal_a_fresh_census_every_tick(scene: str) -> None:
 
         assert sorted(map(key, latest.objects())) == sorted(map(key, want.objects()))
     sim.close()
-    # Most ticks carry the lattice forward, re-examining only the regions that changed; an
-    # active 80x80 soup changes nearly every tile, so it gets full censuses instead.
-    assert carried >= {"collision": 30, "soup": 0, "big ash": 30, "big collision": 30}.get(
-        scene, 100)
+    # Most ticks carry the lattice forward, re-examining only the regions that changed. An
+    # active 80x80 soup changes nearly every tile, so it gets full censuses instead: for it
+    # only the equality above is checked.
+    if scene != "soup":
+        assert carried >= {"collision": 30, "big ash": 30, "big collision": 30}.get(scene, 100)
     if scene == "big collision":
         assert detect.census.windows > 10  # type: ignore[union-attr]

@@ -268,7 +268,7 @@ class Census:
             if len(wrong):
                 bad.append(wrong)
                 cy, cx = wrong // w, wrong % w
-                near = (((cy[:, None] + _NEAR_Y) % h) * w + (cx[:, None] + _NEAR_X) % w).ravel()
+                near = (((cy[:, None] + _NEAR[0]) % h) * w + (cx[:, None] + _NEAR[1]) % w).ravel()
                 hit = _owners(flat, keep[idx], near)
                 dirty[hit[hit >= 0]] = True
         if not bad and not len(loose):
@@ -478,7 +478,6 @@ class Census:
         independent, but alone neither part recurs. Any unsettled group is therefore tried
         together with the groups within four cells of it; the union is kept when it settles.
         """
-        h, w = shape
         n = isl.count
         group_of = np.arange(n, dtype=np.int64)
         for j, g in enumerate(merged):
@@ -494,14 +493,9 @@ class Census:
         def members(gid: int) -> list[int]:
             return [gid] if gid < n else merged[gid - n].islands
 
-        labels = isl.labels
         parent: dict[int, int] = {}
         for gid in unsettled:
-            cells = [isl.cells_of(i) for i in members(gid)]
-            ys = np.concatenate([c[0] for c in cells])
-            xs = np.concatenate([c[1] for c in cells])
-            near = labels[(ys[:, None] + _RING_Y) % h, (xs[:, None] + _RING_X) % w].ravel()
-            for other in np.unique(group_of[isl.island_of[near[near > 0]]]).tolist():
+            for other in np.unique(group_of[_islands_near(isl, members(gid), _RING)]).tolist():
                 if other != gid:
                     _union(parent, gid, other)
         clusters = _sets(parent)
@@ -564,14 +558,11 @@ class Census:
         loose = np.flatnonzero(~settled[isl.key_ids])
         if len(loose) < 2:
             return []
-        h, w = shape
         is_loose = np.zeros(isl.count, bool)
         is_loose[loose] = True
         parent: dict[int, int] = {}
         for i in loose.tolist():
-            ys, xs = isl.cells_of(i)
-            near = isl.labels[(ys[:, None] + _NEAR_Y) % h, (xs[:, None] + _NEAR_X) % w].ravel()
-            others = np.unique(isl.island_of[near[near > 0]])
+            others = np.unique(_islands_near(isl, [i], _NEAR))
             for j in others[is_loose[others]].tolist():
                 if j != i:
                     _union(parent, i, j)
@@ -644,9 +635,21 @@ class Census:
 
 # Offsets of the 9×9 block around a cell: unsettled pieces within 4 cells of other groups are
 # tried together with them (a pentadecathlon has phases in pieces 3 cells apart).
-_RING_Y, _RING_X = (a.ravel()[None, :] for a in np.mgrid[-4:5, -4:5])
-# The 7×7 block: unsettled islands within 3 cells of each other are pre-joined.
-_NEAR_Y, _NEAR_X = (a.ravel()[None, :] for a in np.mgrid[-3:4, -3:4])
+_RING = tuple(a.ravel()[None, :] for a in np.mgrid[-4:5, -4:5])
+# The 7×7 block: unsettled islands within 3 cells of each other are pre-joined; advance() also
+# uses it for the objects next to a cell that did not follow its prediction.
+_NEAR = tuple(a.ravel()[None, :] for a in np.mgrid[-3:4, -3:4])
+
+
+def _islands_near(isl: Islands, islands: list[int], block: tuple[IntArray, ...]) -> IntArray:
+    """Islands with a live cell in ``block`` (offsets) around any cell of ``islands``."""
+    h, w = isl.shape
+    cells = [isl.cells_of(i) for i in islands]
+    ys = np.concatenate([c[0] for c in cells])[:, None] + block[0]
+    xs = np.concatenate([c[1] for c in cells])[:, None] + block[1]
+    near = isl.labels[ys % h, xs % w].ravel()
+    found: IntArray = isl.island_of[near[near > 0]]
+    return found
 
 
 def _append(
