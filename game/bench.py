@@ -351,12 +351,6 @@ def track_error(config: Config, ticks: int = 1000) -> Report:
             "ticks_without_track": lost_ticks}
 
 
-SCENARIOS: dict[str, Callable[[argparse.Namespace, Config, Progress], Report]] = {
-    "ca": scenario_ca,
-    "detect": scenario_detect,
-}
-
-
 def _machine() -> Report:
     import psutil
 
@@ -408,20 +402,61 @@ def print_detect(report: Report) -> None:
           f"{t['ticks_without_track']} ticks without a track")
 
 
+def _routing(name: str) -> tuple[Scenario, Printer]:
+    """A tier-2 scenario, imported only when chosen (it loads the embedding model)."""
+
+    def run(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
+        from game import bench_routing
+
+        fn: Scenario = getattr(bench_routing, f"scenario_{name}")
+        return fn(args, config, progress)
+
+    def show(report: Report) -> None:
+        from game import bench_routing
+
+        printer: Printer = getattr(bench_routing, f"print_{name}")
+        printer(report)
+
+    return run, show
+
+
+def _embed() -> tuple[Scenario, Printer]:
+    def run(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
+        from game.bench_embed import scenario_embed
+
+        return scenario_embed(args, config, progress)
+
+    def show(report: Report) -> None:
+        from game.bench_embed import print_embed
+
+        print_embed(report)
+
+    return run, show
+
+
+Scenario = Callable[[argparse.Namespace, Config, Progress], Report]
+Printer = Callable[[Report], None]
+
+SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
+    "ca": (scenario_ca, print_ca),
+    "detect": (scenario_detect, print_detect),
+    "embed": _embed(),
+    "routing": _routing("routing"),
+    "throughput": _routing("throughput"),
+}
+
+
 def run_bench(args: argparse.Namespace, config: Config) -> int:
     """Run the chosen scenario, print it, write JSON if asked; returns the exit code."""
     from tqdm import tqdm
 
-    scenario = SCENARIOS[args.scenario]
+    scenario, show = SCENARIOS[args.scenario]
     with tqdm(desc=args.scenario, file=sys.stderr, disable=None, leave=False,
               bar_format="{desc}: {elapsed}") as bar:
         result = scenario(args, config, lambda text: bar.set_description_str(text))
     report = {"scenario": args.scenario, "seed": config.seed, "machine": _machine(),
               "result": result}
-    if args.scenario == "ca":
-        print_ca(result)
-    elif args.scenario == "detect":
-        print_detect(result)
+    show(result)
     if args.json:
         write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), "the report")
     return 0

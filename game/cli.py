@@ -64,6 +64,48 @@ def _torus(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"a loss probability is in [0, 1), got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
+def _cell(text: str) -> tuple[int, int]:
+    r, sep, c = text.partition(",")
+    try:
+        row, col = int(r), int(c)
+    except ValueError:
+        row = col = -1
+    if not sep or row < 0 or col < 0:
+        raise argparse.ArgumentTypeError(f"expected ROW,COL of a bot, e.g. 1,2, got {text!r}")
+    return row, col
+
+
+def _mesh(text: str) -> tuple[int, int]:
+    r, sep, c = text.lower().partition("x")
+    try:
+        rows, cols = int(r), int(c)
+    except ValueError:
+        rows = cols = 0
+    if not sep or rows <= 0 or cols <= 0:
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS, e.g. 5x5, got {text!r}")
+    return rows, cols
+
+
 BACKEND_CHOICES = ("auto", "numpy", "gl", "reference")
 
 
@@ -150,6 +192,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ticks", type=_nonneg_int, metavar="N", help="ticks (or gens) per run")
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for CI smoke runs")
+    g = bench.add_argument_group("routing and throughput scenarios")
+    g.add_argument("--shards", type=_positive_int, metavar="K",
+                   help="routing: shards spawned at once (default 16)")
+    g.add_argument("--router", choices=ROUTER_CHOICES, help="router (default: route.router)")
+    g.add_argument("--loss", type=_probability, metavar="P",
+                   help="probability that one link transmission is lost (default: route.loss)")
+    g.add_argument("--down", type=_cell, nargs="+", metavar="R,C",
+                   help="bots that are down, e.g. --down 1,1 2,3")
+    g.add_argument("--mesh", type=_mesh, metavar="RxC", help="mesh rows x cols, e.g. 3x3")
+    g.add_argument("--soak", type=_positive_float, metavar="SECONDS",
+                   help="routing: a stress run of SECONDS at half capacity; reports RSS growth")
+    g.add_argument("--state-dumps", metavar="FILE",
+                   help="routing: write the full state after every tick (JSONL), the baseline "
+                   "of scripts/check_compression_ratio.py")
     _add_run_options(bench)
     return parser
 
@@ -168,7 +224,8 @@ class _VersionAction(argparse.Action):
 
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
-SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect")
+SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect", "embed", "routing", "throughput")
+ROUTER_CHOICES = ("shortest", "semantic")
 
 
 def _scenarios() -> list[str]:

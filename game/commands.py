@@ -29,4 +29,18 @@ class Reseed:
     seed: int | None = None
 
 
-Command = StampPattern | Reseed
+@dataclass(frozen=True, slots=True)
+class SpawnShard:
+    """Create a shard carrying ``text`` at bot ``src``.
+
+    ``target`` is a bot's ``(row, col)``, or None to let the semantic router find the bot with
+    the most similar profile. ``payload`` is ``memory`` or ``adapter``.
+    """
+
+    text: str
+    src: tuple[int, int]
+    target: tuple[int, int] | None
+    payload: str = "memory"
+
+
+Command = StampPattern | Reseed | SpawnShard

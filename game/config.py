@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
@@ -17,7 +17,6 @@ from game.files import read_bytes
 from game.paths import CONFIG_DIR
 
 Backend = Literal["auto", "numpy", "gl", "reference"]
-BACKENDS: tuple[str, ...] = ("auto", "numpy", "gl", "reference")
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -70,6 +69,44 @@ class DetectConfig(_Section):
     every: Positive = 1
 
 
+class EmbedConfig(_Section):
+    """Tier 2 embeddings: which encoder, on which device, at which precision, behind a cache."""
+
+    backend: Literal["sentence-transformers", "ollama"] = "sentence-transformers"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["fp32", "int8"] = "fp32"
+    batch_size: Positive = 32
+    cache_size: Annotated[int, msgspec.Meta(ge=0)] = 4096
+    ollama_url: str = "http://127.0.0.1:11434"
+    ollama_model: str = "nomic-embed-text"
+    timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+
+
+Router = Literal["shortest", "semantic"]
+
+
+class RouteConfig(_Section):
+    """Tier 2 routing: the router, bots' queues and capacity, and the link layer's faults."""
+
+    router: Router = "shortest"
+    ttl: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    inbox: Positive = 16
+    admit: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
+    capacity: Positive = 2
+    loss: Annotated[float, msgspec.Meta(ge=0, lt=1)] = 0.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 8
+    stall_ticks: Positive = 64
+    horizon: Positive = 4
+    down: list[tuple[int, int]] = msgspec.field(default_factory=list)
+
+
+class TrafficConfig(_Section):
+    """Shards spawned by the run itself: uniform traffic from the memory corpus."""
+
+    rate: NonNegative = 0.0
+    memories_per_bot: Positive = 4
+
+
 class LogConfig(_Section):
     """What the event log records beyond the events systems emit."""
 
@@ -93,6 +130,9 @@ class Config(_Section):
     energy: EnergyConfig = msgspec.field(default_factory=EnergyConfig)
     detect: DetectConfig = msgspec.field(default_factory=DetectConfig)
     loop: LoopConfig = msgspec.field(default_factory=LoopConfig)
+    embed: EmbedConfig = msgspec.field(default_factory=EmbedConfig)
+    route: RouteConfig = msgspec.field(default_factory=RouteConfig)
+    traffic: TrafficConfig = msgspec.field(default_factory=TrafficConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     serve: ServeConfig = msgspec.field(default_factory=ServeConfig)
 
@@ -101,6 +141,21 @@ DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
 _EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+
+
+def _choices(dotted: str) -> tuple[str, ...]:
+    """The allowed values of a Literal-typed config key (empty for any other key)."""
+    struct: Any = Config
+    field_type: Any = None
+    for part in dotted.split("."):
+        fields = {f.name: f.type for f in msgspec.structs.fields(struct)} if isinstance(
+            struct, type) and issubclass(struct, msgspec.Struct) else {}
+        if part not in fields:
+            return ()
+        field_type = struct = fields[part]
+    if get_origin(field_type) is Literal:
+        return tuple(str(a) for a in get_args(field_type))
+    return ()
 
 
 def _one_line(source: str, err: msgspec.MsgspecError) -> str:
@@ -117,8 +172,10 @@ def _one_line(source: str, err: msgspec.MsgspecError) -> str:
         full = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
         return f"{source}: unknown key {full!r}"
     msg = (msg[0].lower() + msg[1:]).replace("`", "") if msg else msg
-    if msg.startswith("invalid enum value") and key == "lattice.backend":
-        msg += f" (expected one of {', '.join(BACKENDS)})"
+    if msg.startswith("invalid enum value"):
+        choices = _choices(key)
+        if choices:
+            msg += f" (expected one of {', '.join(choices)})"
     return f"{source}: {key}: {msg}" if key else f"{source}: {msg}"
 
 

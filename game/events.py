@@ -7,6 +7,7 @@ to :class:`EventBus` during a tick; the log system writes them at the end of the
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import msgspec
 
@@ -94,10 +95,75 @@ class TrackLost(Event, tag="track_lost", frozen=True):
     reason: str
 
 
-AnyEvent = Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
+Cell = tuple[int, int]  # a mesh coordinate [row, col]
+
+
+class Spawn(Event, tag="spawn", frozen=True):
+    """A shard was created at bot ``src``; ``target`` is a bot, or null for the semantic router."""
+
+    shard: int
+    src: Cell
+    target: Cell | None
+    payload: str
+    text: str
+
+
+class Hop(Event, tag="hop", frozen=True):
+    """A shard crossed the link ``from`` → ``to`` and was acknowledged."""
+
+    shard: int
+    from_: Cell = msgspec.field(name="from")
+    to: Cell
+
+
+class Retry(Event, tag="retry", frozen=True):
+    """A transmission ``from`` → ``to`` was lost (no acknowledgement); the sender will resend."""
+
+    shard: int
+    from_: Cell = msgspec.field(name="from")
+    to: Cell
+    attempt: int
+
+
+class Delivered(Event, tag="delivered", frozen=True):
+    """Terminal: the shard reached its target ``at`` after ``hops`` hops, ``latency`` ticks."""
+
+    shard: int
+    at: Cell
+    hops: int
+    latency: int
+
+
+class Expired(Event, tag="expired", frozen=True):
+    """Terminal: the shard used its ttl (max hops) at ``at`` without reaching its target."""
+
+    shard: int
+    at: Cell
+    hops: int
+
+
+DROP_REASONS: tuple[str, ...] = (
+    "inbox_full", "link_lost", "no_route", "stalled", "src_down", "target_down",
+)
+
+
+class Dropped(Event, tag="dropped", frozen=True):
+    """Terminal: the shard was dropped ``at`` a bot; ``reason`` is one of DROP_REASONS."""
+
+    shard: int
+    at: Cell
+    reason: str
+
+
+AnyEvent = (
+    Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
+    | Spawn | Hop | Retry | Delivered | Expired | Dropped
+)
 EVENT_TYPES: tuple[type[Event], ...] = (
     Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
+    Spawn, Hop, Retry, Delivered, Expired, Dropped,
 )
+TERMINAL_KINDS: tuple[str, ...] = ("delivered", "expired", "dropped")
 
 
 class EventBus:
@@ -106,15 +172,18 @@ class EventBus:
     def __init__(self, recent: int = 64) -> None:
         self.pending: list[Event] = []
         self.recent: deque[Event] = deque(maxlen=recent)
+        self.listeners: list[Callable[[list[Event]], None]] = []
 
     def emit(self, event: Event) -> None:
         """Queue ``event`` for the log system at the end of this tick."""
         self.pending.append(event)
 
     def drain(self) -> list[Event]:
-        """Hand over this tick's events and remember them as recent."""
+        """Hand over this tick's events, show them to the listeners, remember them as recent."""
         out, self.pending = self.pending, []
         self.recent.extend(out)
+        for listener in self.listeners:
+            listener(out)
         return out
 
 

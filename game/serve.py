@@ -58,6 +58,14 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
     host = args.host or config.serve.host
     port = config.serve.port if args.port is None else args.port
     sim = build_sim(config, events_path=args.events, mirror=not args.no_web)
+    if sim.net is not None:
+        # Load the embedding model now, not inside the first tick (it takes seconds).
+        print("loading the embedding model ...", file=sys.stderr, flush=True)
+        try:
+            sim.net.embedder.load()
+        except BaseException:
+            sim.close()
+            raise
     limit = args.ticks
 
     def tick() -> None:

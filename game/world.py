@@ -25,6 +25,7 @@ from game.rules import Rule, parse_rule
 from game.schedule import Schedule
 
 if TYPE_CHECKING:
+    from game.shardnet import ShardNet
     from systems.mirror import StateSnapshot
 
 _world_ids = itertools.count()
@@ -47,6 +48,7 @@ class Sim:
         self.tick = 0
         self.world = f"cybermesh-{next(_world_ids)}"
         self.snapshots: Latest[StateSnapshot] = Latest()
+        self.net: ShardNet | None = None
         self._closed = False
         esper.switch_world(self.world)
 
@@ -107,15 +109,26 @@ def initial_cells(config: Config, rng: np.random.Generator, shape: tuple[int, in
     return random_soup(rng, shape, config.lattice.soup_density)
 
 
+def stream(seed: int, purpose: int) -> np.random.Generator:
+    """An independent random stream of the run's seed, one per purpose.
+
+    The lattice uses ``sim.rng``; tier 2 draws from its own streams so that adding shards
+    never changes the lattice a seed gives. Purposes: 1 topics, 2 link loss, 3 traffic.
+    """
+    return np.random.default_rng([seed, purpose])
+
+
 def build_sim(
     config: Config,
     events_path: str | Path | None = None,
     mirror: bool = False,
+    shards: bool | None = None,
 ) -> Sim:
     """Create a ready-to-tick simulation from ``config``.
 
     ``events_path`` opens the JSONL event log; ``mirror`` adds the mirror system (its snapshot
-    mailbox is ``sim.snapshots``).
+    mailbox is ``sim.snapshots``); ``shards`` builds tier 2 (bots, embed and route systems;
+    default: when ``traffic.rate`` > 0).
     """
     from systems.ca import CaSystem
     from systems.energy import EnergySystem
@@ -156,13 +169,28 @@ def build_sim(
                 raise BadInput(
                     f"{events_path}: cannot write the event log: {err.strerror}"
                 ) from None
-        sim.schedule.add(InputSystem(sim))
+        traffic = None
+        if shards or (shards is None and config.traffic.rate > 0):
+            from game.shardnet import build_net
+            from game.traffic import Traffic
+
+            sim.net = build_net(config, stream(config.seed, 1))
+            if config.traffic.rate > 0:
+                semantic = config.route.router == "semantic"
+                traffic = Traffic(sim.net, config.traffic.rate, semantic, stream(config.seed, 3))
+        sim.schedule.add(InputSystem(sim, traffic))
         sim.schedule.add(CaSystem(sim))
         if config.detect.enabled:
             from systems.detect import DetectSystem
 
             sim.schedule.add(DetectSystem(sim))
         sim.schedule.add(EnergySystem(sim))
+        if sim.net is not None:
+            from systems.embed import EmbedSystem
+            from systems.route import RouteSystem
+
+            sim.schedule.add(EmbedSystem(sim, sim.net))
+            sim.schedule.add(RouteSystem(sim, sim.net, stream(config.seed, 2)))
         sim.schedule.add(LogSystem(sim, log_file))
         if mirror:
             sim.schedule.add(MirrorSystem(sim, sim.snapshots))

@@ -1,15 +1,22 @@
-"""Input system: applies queued user commands (stamp a pattern, reseed) at the start of a tick."""
+"""Input system: applies queued commands at the start of a tick, then the run's own traffic.
+
+Commands stamp a pattern, reseed the lattice or spawn a shard; traffic (``traffic.rate``)
+spawns shards of uniform traffic.
+"""
 
 from __future__ import annotations
 
 import queue
 
+import esper
 import numpy as np
 
-from game.commands import Command, Reseed, StampPattern
+from components.shard import Shard
+from game.commands import Command, Reseed, SpawnShard, StampPattern
 from game.events import Reseed as ReseedEvent
-from game.events import Stamp
+from game.events import Spawn, Stamp
 from game.schedule import System
+from game.traffic import Traffic
 from game.world import Sim
 
 
@@ -24,17 +31,21 @@ class InputSystem(System):
 
     phase = "input"
 
-    def __init__(self, sim: Sim) -> None:
+    def __init__(self, sim: Sim, traffic: Traffic | None = None) -> None:
         self.sim = sim
+        self.traffic = traffic
 
     def process(self) -> None:
-        """Apply every command queued since the last tick, in arrival order."""
+        """Apply every command queued since the last tick, in arrival order; then traffic."""
         while True:
             try:
                 command = self.sim.commands.get_nowait()
             except queue.Empty:
-                return
+                break
             self.apply(command)
+        if self.traffic is not None:
+            for spawn in self.traffic.tick():
+                self.apply(spawn)
 
     def apply(self, command: Command) -> None:
         """Apply one command now."""
@@ -69,3 +80,25 @@ class InputSystem(System):
             sim.events.emit(
                 ReseedEvent(tick=tick, seed=seed, density=density, population=int(soup.sum()))
             )
+        elif isinstance(command, SpawnShard):
+            self.spawn(command, tick)
+
+    def spawn(self, command: SpawnShard, tick: int) -> None:
+        """Create the shard entity at its source bot and log its ``spawn`` event."""
+        net = self.sim.net
+        if net is None:
+            raise RuntimeError("this world has no tier 2 (build_sim(..., shards=True))")
+        shard = Shard(
+            id=next(net.ids),
+            text=command.text,
+            src=command.src,
+            target=command.target,
+            spawn_tick=tick,
+            ttl=self.sim.config.route.ttl,
+            at=command.src,
+            path=[command.src],
+            payload="adapter" if command.payload == "adapter" else "memory",
+        )
+        net.new.append(esper.create_entity(shard))
+        self.sim.events.emit(Spawn(tick=tick, shard=shard.id, src=shard.src,
+                                   target=shard.target, payload=shard.payload, text=shard.text))

@@ -1,0 +1,106 @@
+"""Tier 2's shared state: the bots of the mesh, the shards spawned this tick, the embedder.
+
+Held once by the simulation (a resource, like the substrate); the input, embed and route systems
+read and write it. Bots and shards themselves are esper entities.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import esper
+import numpy as np
+
+from components.bot import Bot
+from game.commands import SpawnShard
+from game.config import Config
+from game.errors import BadInput
+from game.topology import Cell, cells
+
+if TYPE_CHECKING:
+    from game.embedding import Embedder
+    from game.routers import Router
+
+
+@dataclass
+class ShardNet:
+    """The bots by mesh coordinate, the queue of new shards, the corpus and the embedder.
+
+    ``held_out`` are corpus texts no bot holds as a memory: the texts the run's own traffic
+    sends (so semantic routing is always tested on sentences no profile was built from).
+    """
+
+    rows: int
+    cols: int
+    bots: dict[Cell, Bot]
+    held_out: list[str]
+    embedder: Embedder
+    new: list[int] = field(default_factory=list)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    router: Router | None = None
+
+    def live(self) -> list[Cell]:
+        """The mesh cells whose bots are up, row-major."""
+        return [c for c, b in self.bots.items() if not b.down]
+
+    def profiles(self) -> dict[Cell, np.ndarray]:
+        """Every live bot's profile (all of them must have been embedded)."""
+        out: dict[Cell, np.ndarray] = {}
+        for c, b in self.bots.items():
+            if not b.down:
+                if b.profile is None:
+                    raise RuntimeError(f"bot {c} has no profile yet")
+                out[c] = b.profile
+        return out
+
+    def check_spawn(self, command: SpawnShard) -> None:
+        """Raise :class:`BadInput` (one line) when ``command`` names a bot outside the mesh."""
+        for what, cell in (("src", command.src), ("target", command.target)):
+            if cell is None:
+                continue
+            if not (0 <= cell[0] < self.rows and 0 <= cell[1] < self.cols):
+                raise BadInput(
+                    f"shard {what} {list(cell)} is outside the {self.rows}x{self.cols} mesh"
+                )
+        if not command.text.strip():
+            raise BadInput("a shard needs a non-empty text")
+        if command.payload not in ("memory", "adapter"):
+            raise BadInput(f"shard payload {command.payload!r}: expected memory or adapter")
+
+
+def build_net(config: Config, rng: np.random.Generator) -> ShardNet:
+    """Create one bot entity per mesh cell, give each its memories, and the shared state.
+
+    Each bot takes a topic of the corpus (a seeded shuffle) and that topic's first
+    ``traffic.memories_per_bot`` texts as memories; the rest of those topics' texts are held out.
+    """
+    from game.corpus import assign_topics, load_corpus
+    from game.embedding import make_embedder
+
+    rows, cols = config.mesh.rows, config.mesh.cols
+    route = config.route
+    for cell in route.down:
+        if not (0 <= cell[0] < rows and 0 <= cell[1] < cols):
+            raise BadInput(f"route.down: bot {list(cell)} is outside the {rows}x{cols} mesh")
+    corpus = load_corpus()
+    k = config.traffic.memories_per_bot
+    short = [t for t, texts in corpus.items() if len(texts) <= k]
+    if short:
+        raise BadInput(
+            f"traffic.memories_per_bot {k}: topic {short[0]!r} has only "
+            f"{len(corpus[short[0]])} texts (some must be left to send as shards)"
+        )
+    topics = assign_topics(corpus, rows * cols, rng)
+    down = set(route.down)
+    bots: dict[Cell, Bot] = {}
+    for cell, topic in zip(cells(rows, cols), topics, strict=True):
+        bot = Bot(cell[0], cell[1], route.inbox, route.capacity, memories=corpus[topic][:k])
+        if cell in down:
+            bot.state = "down"
+        esper.create_entity(bot)
+        bots[cell] = bot
+    held_out = [text for topic in dict.fromkeys(topics) for text in corpus[topic][k:]]
+    return ShardNet(rows, cols, bots, held_out, make_embedder(config.embed))

@@ -1,0 +1,57 @@
+"""The mesh's torus: 4-neighbour links, shortest-path distances and their mean.
+
+Mesh coordinates are ``(row, col)`` on an R×C torus. Neighbours come in one fixed order
+(north, east, south, west) so that every tie a router breaks is broken the same way.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+Cell = tuple[int, int]
+
+# north, east, south, west: the order ties are broken in.
+STEPS: tuple[Cell, ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))
+
+
+def ring_distance(a: int, b: int, n: int) -> int:
+    """Shortest distance from ``a`` to ``b`` on a ring of ``n`` positions."""
+    d = abs(a - b) % n
+    return min(d, n - d)
+
+
+def torus_distance(a: Cell, b: Cell, rows: int, cols: int) -> int:
+    """Hops on the shortest path between two mesh cells (4-neighbour links, wrapping)."""
+    return ring_distance(a[0], b[0], rows) + ring_distance(a[1], b[1], cols)
+
+
+@lru_cache(maxsize=4096)
+def neighbours(cell: Cell, rows: int, cols: int) -> tuple[Cell, ...]:
+    """The distinct mesh cells linked to ``cell``, in N, E, S, W order.
+
+    A dimension of size 1 has no links along it; on a dimension of size 2 both directions
+    reach the same cell, which is listed once.
+    """
+    out: list[Cell] = []
+    r, c = cell
+    for dr, dc in STEPS:
+        n = ((r + dr) % rows, (c + dc) % cols)
+        if n != cell and n not in out:
+            out.append(n)
+    return tuple(out)
+
+
+def cells(rows: int, cols: int) -> list[Cell]:
+    """Every mesh cell in row-major order (the order bots are processed in)."""
+    return [(r, c) for r in range(rows) for c in range(cols)]
+
+
+def mean_distance(rows: int, cols: int) -> float:
+    """h̄: mean shortest-path hops between a cell and a uniformly chosen *other* cell."""
+    n = rows * cols
+    if n == 1:
+        return 0.0
+    row_sum = sum(ring_distance(0, r, rows) for r in range(rows))
+    col_sum = sum(ring_distance(0, c, cols) for c in range(cols))
+    total = row_sum * cols + col_sum * rows  # sum over every cell of distance from (0, 0)
+    return total / (n - 1)

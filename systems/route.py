@@ -1,0 +1,170 @@
+"""Route system: admits new shards, forwards queued ones one hop, ends every shard once.
+
+Per tick, in this order:
+
+1. **Admission.** Each shard spawned this tick enters its source bot's inbox, unless the
+   source is down (``src_down``), the router delivers it on the spot, or the inbox is at its
+   admission limit (``inbox_full``): admission control keeps room for shards in transit.
+2. **Forwarding.** Bots in row-major order each forward up to ``capacity`` shards from their
+   inbox, oldest first. A hop whose receiver's inbox is full is not sent (backpressure: the
+   sender keeps the shard and tries the next one). A sent hop is lost with probability
+   ``loss``; without an acknowledgement the sender keeps the shard and retries next tick, and
+   drops it after ``max_retries`` retries (``link_lost``). A shard that arrives is delivered
+   if the router says so, expires if it has used its ttl, or joins the receiver's inbox at the
+   end of the tick (so a shard moves at most one hop per tick).
+3. **States.** Each live bot becomes ``overloaded`` (inbox at its admission limit), ``busy``
+   (holding shards) or ``idle``.
+
+A shard that sits ``stall_ticks`` ticks without moving is dropped (``stalled``): the last
+guard against a deadlock of full inboxes. Every shard ends in exactly one terminal event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import esper
+import numpy as np
+
+from components.bot import Bot
+from components.shard import Shard
+from game.events import Delivered, Dropped, Expired, Hop, Retry
+from game.routers import DELIVER, Router, SemanticRouter, ShortestRouter
+from game.schedule import System
+from game.shardnet import ShardNet
+from game.topology import Cell
+from game.world import Sim
+
+
+class RouteSystem(System):
+    """Moves shards between bots over the mesh links (see the module docstring)."""
+
+    phase = "route"
+
+    def __init__(self, sim: Sim, net: ShardNet, rng: np.random.Generator) -> None:
+        self.sim = sim
+        self.net = net
+        self.rng = rng
+        cfg = sim.config.route
+        self.cfg = cfg
+        self.admit_limit = max(1, math.floor(cfg.admit * cfg.inbox))
+        self.order = sorted(net.bots)
+
+    def router(self) -> Router:
+        """The configured router, built on first use (the semantic one needs profiles)."""
+        net = self.net
+        if net.router is None:
+            cfg = self.cfg
+            down = [c for c, b in net.bots.items() if b.down]
+            if cfg.router == "semantic":
+                net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon, net.profiles())
+            else:
+                net.router = ShortestRouter(net.rows, net.cols, down)
+        return net.router
+
+    def process(self) -> None:
+        """Admit, forward, update states."""
+        tick = self.sim.tick + 1
+        arrivals: dict[Cell, list[int]] = {c: [] for c in self.order}
+        self._admit(tick)
+        for cell in self.order:
+            bot = self.net.bots[cell]
+            if not bot.down and bot.inbox:
+                self._forward(tick, bot, arrivals)
+        for cell in self.order:
+            bot = self.net.bots[cell]
+            bot.inbox.extend(arrivals[cell])
+            if bot.down:
+                continue
+            if len(bot.inbox) >= self.admit_limit:
+                bot.state = "overloaded"
+            elif bot.state != "pulsing":
+                bot.state = "busy" if bot.inbox else "idle"
+
+    def _admit(self, tick: int) -> None:
+        router = self.router() if self.net.new else None
+        for eid in self.net.new:
+            shard = esper.component_for_entity(eid, Shard)
+            bot = self.net.bots[shard.src]
+            if bot.down:
+                self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason="src_down"))
+                continue
+            assert router is not None
+            decision = router.decide(shard, shard.at, shard.path)
+            if decision == DELIVER:
+                self._deliver(tick, eid, shard)
+            elif isinstance(decision, str):
+                self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason=decision))
+            elif len(bot.inbox) >= self.admit_limit:
+                self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at,
+                                       reason="inbox_full"))
+            else:
+                bot.inbox.append(eid)
+        self.net.new.clear()
+
+    def _forward(self, tick: int, bot: Bot, arrivals: dict[Cell, list[int]]) -> None:
+        cfg, net, router = self.cfg, self.net, self.router()
+        events = self.sim.events
+        slots = bot.capacity
+        keep: deque[int] = deque()
+        while bot.inbox:
+            eid = bot.inbox.popleft()
+            shard = esper.component_for_entity(eid, Shard)
+            if slots == 0:
+                self._wait(tick, eid, shard, keep)
+                continue
+            decision = router.decide(shard, bot.cell, shard.path)
+            if decision == DELIVER:
+                self._deliver(tick, eid, shard)
+                continue
+            if isinstance(decision, str):
+                self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason=decision))
+                continue
+            receiver = net.bots[decision]
+            full = len(receiver.inbox) + len(arrivals[decision]) >= receiver.inbox_size
+            if full and router.decide(shard, decision, [*shard.path, decision]) != DELIVER:
+                self._wait(tick, eid, shard, keep)
+                continue
+            slots -= 1
+            if cfg.loss and self.rng.random() < cfg.loss:
+                shard.attempts += 1
+                events.emit(Retry(tick=tick, shard=shard.id, from_=bot.cell, to=decision,
+                                  attempt=shard.attempts))
+                if shard.attempts > cfg.max_retries:
+                    self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at,
+                                           reason="link_lost"))
+                else:
+                    keep.append(eid)
+                continue
+            events.emit(Hop(tick=tick, shard=shard.id, from_=bot.cell, to=decision))
+            bot.forwarded += 1
+            shard.at = decision
+            shard.path.append(decision)
+            shard.hops += 1
+            shard.attempts = shard.waiting = 0
+            if router.decide(shard, decision, shard.path) == DELIVER:
+                self._deliver(tick, eid, shard)
+            elif shard.hops >= shard.ttl:
+                self._end(eid, Expired(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops))
+            else:
+                arrivals[decision].append(eid)
+        bot.inbox = keep
+
+    def _wait(self, tick: int, eid: int, shard: Shard, keep: deque[int]) -> None:
+        """The shard stays where it is this tick; too long, and it is dropped as stalled."""
+        shard.waiting += 1
+        if shard.waiting >= self.cfg.stall_ticks:
+            self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason="stalled"))
+        else:
+            keep.append(eid)
+
+    def _deliver(self, tick: int, eid: int, shard: Shard) -> None:
+        latency = tick - shard.spawn_tick + 1
+        self._end(eid, Delivered(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops,
+                                 latency=latency))
+
+    def _end(self, eid: int, event: Delivered | Expired | Dropped) -> None:
+        """Emit the shard's one terminal event and delete its entity."""
+        self.sim.events.emit(event)
+        esper.delete_entity(eid, immediate=True)
