@@ -68,6 +68,22 @@ class Sim:
         """Queue a command for the input system (safe from any thread)."""
         self.commands.put(command)
 
+    def inject(
+        self, text: str, src: tuple[int, int], target: tuple[int, int] | None = None
+    ) -> None:
+        """Queue a user's shard: ``text`` from bot ``src`` to ``target`` (None: semantic).
+
+        Raises :class:`BadInput` (one line) for a world without tier 2, a bot outside the mesh
+        or an empty text; the shard spawns at the start of the next tick.
+        """
+        from game.commands import SpawnShard
+
+        if self.net is None:
+            raise BadInput("this run has no bots (tier 2 is off: set traffic.rate or --shards)")
+        command = SpawnShard(text, src, target)
+        self.net.check_spawn(command)
+        self.post(command)
+
     def population(self) -> int:
         """Live cells now."""
         return int(self.substrate.alive.sum())

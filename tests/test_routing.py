@@ -389,3 +389,22 @@ def test_event_log_is_several_times_smaller_than_full_state_dumps(tmp_path: Path
         capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "matches" in run.stdout
+
+
+@pytest.mark.integration
+def test_a_user_injected_shard_is_checked_then_routed() -> None:
+    from game.bench_routing import watched_sim
+    from game.errors import BadInput
+
+    sim, ledger = watched_sim(case(route__router="semantic"))
+    try:
+        with pytest.raises(BadInput, match=r"outside the 5x5 mesh"):
+            sim.inject("bees make honey", (5, 0))
+        with pytest.raises(BadInput, match="non-empty text"):
+            sim.inject("  ", (0, 0))
+        sim.inject("Honeybees dance to tell the hive where flowers are.", (0, 0))
+        sim.step(8)
+        (rec,) = ledger.shards.values()
+        assert rec.end == "delivered" and rec.target is None
+    finally:
+        sim.close()
