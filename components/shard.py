@@ -21,7 +21,9 @@ class Shard:
     is most similar to ``vector``, found hop by hop). ``vector`` is None until the embed system
     has encoded ``text``. ``at`` is the bot holding it; ``path`` starts with the source.
     ``attempts`` counts lost transmissions of the current hop; ``waiting`` the ticks it has sat
-    behind full inboxes since it last moved.
+    without moving. While it rides a glider (``transport == "glider"``), ``track`` is the
+    glider's track id and ``(x, y)`` its position in lattice cells; ``rides`` counts the gliders
+    it has boarded.
     """
 
     id: int
@@ -38,3 +40,7 @@ class Shard:
     payload: Payload = "memory"
     attempts: int = 0
     waiting: int = 0
+    track: int | None = None
+    x: float = 0.0
+    y: float = 0.0
+    rides: int = 0

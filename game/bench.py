@@ -7,6 +7,7 @@ so every scenario reports ratios against one (the naive ``np.roll`` lattice for 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -402,34 +403,16 @@ def print_detect(report: Report) -> None:
           f"{t['ticks_without_track']} ticks without a track")
 
 
-def _routing(name: str) -> tuple[Scenario, Printer]:
-    """A tier-2 scenario, imported only when chosen (it loads the embedding model)."""
+def _lazy(module: str, name: str) -> tuple[Scenario, Printer]:
+    """A scenario in ``game.<module>``, imported only when chosen (tier 2 loads torch)."""
 
     def run(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
-        from game import bench_routing
-
-        fn: Scenario = getattr(bench_routing, f"scenario_{name}")
+        fn: Scenario = getattr(importlib.import_module(f"game.{module}"), f"scenario_{name}")
         return fn(args, config, progress)
 
     def show(report: Report) -> None:
-        from game import bench_routing
-
-        printer: Printer = getattr(bench_routing, f"print_{name}")
+        printer: Printer = getattr(importlib.import_module(f"game.{module}"), f"print_{name}")
         printer(report)
-
-    return run, show
-
-
-def _embed() -> tuple[Scenario, Printer]:
-    def run(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
-        from game.bench_embed import scenario_embed
-
-        return scenario_embed(args, config, progress)
-
-    def show(report: Report) -> None:
-        from game.bench_embed import print_embed
-
-        print_embed(report)
 
     return run, show
 
@@ -440,9 +423,10 @@ Printer = Callable[[Report], None]
 SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "ca": (scenario_ca, print_ca),
     "detect": (scenario_detect, print_detect),
-    "embed": _embed(),
-    "routing": _routing("routing"),
-    "throughput": _routing("throughput"),
+    "embed": _lazy("bench_embed", "embed"),
+    "glider": _lazy("bench_glider", "glider"),
+    "routing": _lazy("bench_routing", "routing"),
+    "throughput": _lazy("bench_routing", "throughput"),
 }
 
 

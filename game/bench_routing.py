@@ -140,8 +140,12 @@ def run_burst(
     events: str | None = None,
     dumps: str | None = None,
     max_ticks: int = 100_000,
+    warm: int = 0,
 ) -> tuple[Ledger, Sim, Report]:
-    """Spawn ``count`` uniform-traffic shards at tick 1 and tick until all are terminal."""
+    """Spawn ``count`` uniform-traffic shards and tick until all are terminal.
+
+    They spawn at tick 1, or after ``warm`` ticks (to let a soup settle into ash first).
+    """
     from game.traffic import uniform_spawns
 
     dump_file = _open_out(dumps, "the state dumps")
@@ -154,6 +158,7 @@ def run_burst(
     try:
         net = sim.net
         assert net is not None
+        sim.step(warm)
         semantic = cfg.route.router == "semantic"
         for spawn in uniform_spawns(net, count, semantic, stream(cfg.seed, 3)):
             sim.post(spawn)
@@ -168,7 +173,7 @@ def run_burst(
         hist = sim.schedule.history or {}
         timing = {
             phase: {"p50_ms": _pct(ms, 50), "p95_ms": _pct(ms, 95)}
-            for phase, ms in hist.items() if phase in ("embed", "route")
+            for phase, ms in hist.items() if phase in ("detect", "embed", "route", "glider")
         }
         return ledger, sim, {"ticks": sim.tick, "system_ms": timing}
     finally:

@@ -224,7 +224,7 @@ class _VersionAction(argparse.Action):
 
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
-SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect", "embed", "routing", "throughput")
+SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect", "embed", "glider", "routing", "throughput")
 ROUTER_CHOICES = ("shortest", "semantic")
 
 

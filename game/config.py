@@ -97,6 +97,8 @@ class RouteConfig(_Section):
     max_retries: Annotated[int, msgspec.Meta(ge=0)] = 8
     stall_ticks: Positive = 64
     horizon: Positive = 4
+    transport: Literal["link", "glider", "mixed"] = "link"
+    glider_min_leg: Positive = 3
     down: list[tuple[int, int]] = msgspec.field(default_factory=list)
 
 

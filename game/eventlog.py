@@ -25,12 +25,16 @@ from dataclasses import dataclass
 import msgspec
 
 from game.events import (
+    ALIGHT_REASONS,
     DROP_REASONS,
     TERMINAL_KINDS,
+    Alight,
+    Board,
     Delivered,
     Dropped,
     Event,
     Expired,
+    Handoff,
     Hop,
     Retry,
     Spawn,
@@ -38,6 +42,9 @@ from game.events import (
     Stop,
     decode_event,
 )
+from game.topology import torus_distance
+
+ShardEvent = Hop | Retry | Handoff | Board | Alight | Delivered | Expired | Dropped
 
 __all__ = [
     "MAX_KEPT_PROBLEMS",
@@ -248,7 +255,7 @@ class _Validator:
             self.stop_line = self.stop_line or number
         elif isinstance(event, Spawn):
             self.on_spawn(number, event)
-        elif isinstance(event, Hop | Retry | Delivered | Expired | Dropped):
+        elif isinstance(event, ShardEvent):
             self.on_shard_event(number, event)
 
     def check_order(self, number: int, event: Event) -> None:
@@ -299,9 +306,7 @@ class _Validator:
             self.check_cell(number, f"spawn: shard {shard}", "target", event.target)
         self.alive[shard] = _Shard(line=number, tick=event.tick, at=event.src, target=event.target)
 
-    def on_shard_event(
-        self, number: int, event: Hop | Retry | Delivered | Expired | Dropped
-    ) -> None:
+    def on_shard_event(self, number: int, event: ShardEvent) -> None:
         kind, shard_id = event.kind, event.shard
         shard = self.alive.get(shard_id)
         if shard is None:
@@ -315,6 +320,16 @@ class _Validator:
         label = f"{kind}: shard {shard_id}"
         if isinstance(event, Hop | Retry):
             self.on_move(number, label, shard, event)
+        elif isinstance(event, Handoff):
+            self.on_handoff(number, label, shard, event)
+        elif isinstance(event, Board | Alight):
+            self.check_cell(number, label, "at", event.at)
+            if event.at != shard.at:
+                self.problem(number, f"{label}: at {_fmt(event.at)}, but the shard is at "
+                                     f"{_fmt(shard.at)}")
+            if isinstance(event, Alight) and event.reason not in ALIGHT_REASONS:
+                self.problem(number, f"{label}: unknown alight reason {event.reason!r} "
+                                     f"(expected one of {', '.join(ALIGHT_REASONS)})")
         else:
             self.on_terminal(number, label, shard, event)
             self.count_terminal(event)
@@ -352,6 +367,26 @@ class _Validator:
             shard.at = dst
             shard.hops += 1
             shard.attempts = 0
+
+    def on_handoff(self, number: int, label: str, shard: _Shard, event: Handoff) -> None:
+        """A glider carried the shard into another bot's tile, one or two cells away.
+
+        Two when the glider crossed a down bot's tile, or a tile corner.
+        """
+        src, dst = event.from_, event.to
+        inside = self.check_cell(number, label, "from", src)
+        inside = self.check_cell(number, label, "to", dst) and inside
+        if src != shard.at:
+            self.problem(number, f"{label}: from {_fmt(src)}, but the shard is at {_fmt(shard.at)}")
+        if inside and self.mesh is not None:
+            rows, cols = self.mesh
+            d = torus_distance(src, dst, rows, cols)
+            if not 1 <= d <= 2:
+                self.problem(number, f"{label}: {_fmt(src)} to {_fmt(dst)} is {d} hops on the "
+                                     f"{rows}x{cols} torus (a glider crosses one or two)")
+        shard.at = dst
+        shard.hops += 1
+        shard.attempts = 0
 
     def on_terminal(
         self, number: int, label: str, shard: _Shard, event: Delivered | Expired | Dropped
@@ -447,9 +482,9 @@ class _Replay:
                 report.add(number, f"spawn: shard {event.shard} is already in flight")
             report.spawned += 1
             alive[event.shard] = (event.src[0], event.src[1], 0)
-        elif isinstance(event, Hop):
+        elif isinstance(event, Hop | Handoff):
             if event.shard not in alive:
-                report.add(number, f"hop: shard {event.shard} is not in flight")
+                report.add(number, f"{event.kind}: shard {event.shard} is not in flight")
                 return
             hops = alive[event.shard][2]
             alive[event.shard] = (event.to[0], event.to[1], hops + 1)

@@ -142,6 +142,44 @@ class Expired(Event, tag="expired", frozen=True):
     hops: int
 
 
+class Board(Event, tag="board", frozen=True):
+    """A shard boarded a glider stamped in bot ``at``'s tile.
+
+    The glider is track ``track`` heading ``direction``, centroid ``(x, y)`` in lattice cells.
+    """
+
+    shard: int
+    at: Cell
+    track: int
+    direction: str
+    x: float
+    y: float
+
+
+class Handoff(Event, tag="handoff", frozen=True):
+    """A riding shard's glider entered bot ``to``'s tile and ``to`` took the shard (a hop)."""
+
+    shard: int
+    from_: Cell = msgspec.field(name="from")
+    to: Cell
+    track: int
+
+
+ALIGHT_REASONS: tuple[str, ...] = ("aligned", "track_lost", "no_track", "no_room")
+
+
+class Alight(Event, tag="alight", frozen=True):
+    """A shard left glider transport at bot ``at`` and goes on by link.
+
+    ``reason`` is one of ALIGHT_REASONS; ``track`` is 0 when no glider was ever tracked.
+    """
+
+    shard: int
+    at: Cell
+    track: int
+    reason: str
+
+
 DROP_REASONS: tuple[str, ...] = (
     "inbox_full", "link_lost", "no_route", "stalled", "src_down", "target_down",
 )
@@ -157,11 +195,11 @@ class Dropped(Event, tag="dropped", frozen=True):
 
 AnyEvent = (
     Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
-    | Spawn | Hop | Retry | Delivered | Expired | Dropped
+    | Spawn | Hop | Retry | Delivered | Expired | Dropped | Board | Handoff | Alight
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
-    Spawn, Hop, Retry, Delivered, Expired, Dropped,
+    Spawn, Hop, Retry, Delivered, Expired, Dropped, Board, Handoff, Alight,
 )
 TERMINAL_KINDS: tuple[str, ...] = ("delivered", "expired", "dropped")
 

@@ -15,9 +15,11 @@ import esper
 import numpy as np
 
 from components.bot import Bot
+from components.shard import Shard
 from game.commands import SpawnShard
 from game.config import Config
 from game.errors import BadInput
+from game.events import Delivered, Dropped, EventBus, Expired
 from game.topology import Cell, cells
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ class ShardNet:
 
     ``held_out`` are corpus texts no bot holds as a memory: the texts the run's own traffic
     sends (so semantic routing is always tested on sentences no profile was built from).
+    ``boarding`` are shards the route system handed to glider transport this tick.
     """
 
     rows: int
@@ -39,6 +42,7 @@ class ShardNet:
     held_out: list[str]
     embedder: Embedder
     new: list[int] = field(default_factory=list)
+    boarding: list[int] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     router: Router | None = None
 
@@ -55,6 +59,17 @@ class ShardNet:
                     raise RuntimeError(f"bot {c} has no profile yet")
                 out[c] = b.profile
         return out
+
+    def end(self, events: EventBus, eid: int, event: Delivered | Expired | Dropped) -> None:
+        """Emit the shard's one terminal event and delete its entity."""
+        events.emit(event)
+        esper.delete_entity(eid, immediate=True)
+
+    def deliver(self, events: EventBus, tick: int, eid: int, shard: Shard) -> None:
+        """End the shard as delivered where it is now."""
+        latency = tick - shard.spawn_tick + 1
+        self.end(events, eid, Delivered(tick=tick, shard=shard.id, at=shard.at,
+                                        hops=shard.hops, latency=latency))
 
     def check_spawn(self, command: SpawnShard) -> None:
         """Raise :class:`BadInput` (one line) when ``command`` names a bot outside the mesh."""

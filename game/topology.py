@@ -20,6 +20,12 @@ def ring_distance(a: int, b: int, n: int) -> int:
     return min(d, n - d)
 
 
+def ring_offset(a: int, b: int, n: int) -> int:
+    """Signed shortest step count from ``a`` to ``b`` on a ring of ``n`` (ties go forward)."""
+    d = (b - a) % n
+    return d if d <= n - d else d - n
+
+
 def torus_distance(a: Cell, b: Cell, rows: int, cols: int) -> int:
     """Hops on the shortest path between two mesh cells (4-neighbour links, wrapping)."""
     return ring_distance(a[0], b[0], rows) + ring_distance(a[1], b[1], cols)

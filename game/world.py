@@ -207,6 +207,15 @@ def build_sim(
 
             sim.schedule.add(EmbedSystem(sim, sim.net))
             sim.schedule.add(RouteSystem(sim, sim.net, stream(config.seed, 2)))
+            if config.route.transport != "link":
+                if not config.detect.enabled:
+                    raise BadInput(
+                        f"route.transport {config.route.transport}: gliders are followed by "
+                        "the detect system; set detect.enabled: true"
+                    )
+                from systems.glider import GliderSystem
+
+                sim.schedule.add(GliderSystem(sim, sim.net))
         sim.schedule.add(LogSystem(sim, log_file))
         if mirror:
             sim.schedule.add(MirrorSystem(sim, sim.snapshots))

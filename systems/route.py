@@ -12,6 +12,8 @@ Per tick, in this order:
    drops it after ``max_retries`` retries (``link_lost``). A shard that arrives is delivered
    if the router says so, expires if it has used its ttl, or joins the receiver's inbox at the
    end of the tick (so a shard moves at most one hop per tick).
+   With ``route.transport`` ``glider`` or ``mixed``, a shard with a diagonal leg ahead is
+   handed to the glider system instead (``wants_glider``), using one forwarding slot.
 3. **States.** Each live bot becomes ``overloaded`` (inbox at its admission limit), ``busy``
    (holding shards) or ``idle``.
 
@@ -29,11 +31,11 @@ import numpy as np
 
 from components.bot import Bot
 from components.shard import Shard
-from game.events import Delivered, Dropped, Expired, Hop, Retry
+from game.events import Dropped, Expired, Hop, Retry
 from game.routers import DELIVER, Router, SemanticRouter, ShortestRouter
 from game.schedule import System
 from game.shardnet import ShardNet
-from game.topology import Cell
+from game.topology import Cell, ring_offset
 from game.world import Sim
 
 
@@ -121,6 +123,11 @@ class RouteSystem(System):
             if isinstance(decision, str):
                 self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason=decision))
                 continue
+            if self.wants_glider(shard, bot.cell):
+                slots -= 1
+                shard.transport = "glider"
+                net.boarding.append(eid)
+                continue
             receiver = net.bots[decision]
             full = len(receiver.inbox) + len(arrivals[decision]) >= receiver.inbox_size
             if full and router.decide(shard, decision, [*shard.path, decision]) != DELIVER:
@@ -160,11 +167,24 @@ class RouteSystem(System):
             keep.append(eid)
 
     def _deliver(self, tick: int, eid: int, shard: Shard) -> None:
-        latency = tick - shard.spawn_tick + 1
-        self._end(eid, Delivered(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops,
-                                 latency=latency))
+        self.net.deliver(self.sim.events, tick, eid, shard)
 
-    def _end(self, eid: int, event: Delivered | Expired | Dropped) -> None:
-        """Emit the shard's one terminal event and delete its entity."""
-        self.sim.events.emit(event)
-        esper.delete_entity(eid, immediate=True)
+    def _end(self, eid: int, event: Expired | Dropped) -> None:
+        self.net.end(self.sim.events, eid, event)
+
+    def wants_glider(self, shard: Shard, at: Cell) -> bool:
+        """Whether the shard should ride a glider from ``at`` (``route.transport``).
+
+        A glider flies diagonally, so only a leg with both a row and a column to go can ride;
+        ``mixed`` rides only legs of at least ``route.glider_min_leg`` hops. A shard boards at
+        most twice (a glider that keeps dying is not worth a third).
+        """
+        cfg = self.cfg
+        if cfg.transport == "link" or shard.target is None or shard.rides >= 2:
+            return False
+        net = self.net
+        dr = ring_offset(at[0], shard.target[0], net.rows)
+        dc = ring_offset(at[1], shard.target[1], net.cols)
+        if not dr or not dc:
+            return False
+        return cfg.transport == "glider" or abs(dr) + abs(dc) >= cfg.glider_min_leg

@@ -1,0 +1,174 @@
+"""Shards riding gliders: boarding, handoffs, fallbacks, tracking against the lattice."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from game.bench_glider import glider_config, ride
+from game.bench_routing import watched_sim
+from game.commands import SpawnShard, StampPattern
+from game.config import Config, override
+from game.errors import BadInput
+from game.eventlog import validate
+from game.events import Alight, Board, Handoff, decode_event
+from systems.glider import GliderSystem, true_centroid
+
+pytestmark = pytest.mark.integration
+
+
+def cfg(density: float = 0.0, **kw: object) -> Config:
+    c = glider_config(Config(), argparse.Namespace(), density)
+    for key, value in kw.items():
+        c = override(c, key.replace("__", "."), value)
+    return c
+
+
+def events_of(path: Path) -> list[object]:
+    return [decode_event(line) for line in path.read_bytes().splitlines()]
+
+
+def test_shards_ride_gliders_on_an_empty_lattice(tmp_path: Path) -> None:
+    log = tmp_path / "g.jsonl"
+    r = ride(cfg(), 16, 0, str(log))
+    assert r["delivery_rate"] == 1.0
+    assert r["boards"] >= 8 and r["handoffs"] >= 8
+    assert r["tracking"]["samples"] > 100
+    assert r["tracking"]["within_2_5"] >= 0.99
+    report = validate(log.read_bytes().splitlines())
+    assert report.ok, report.problems[:3]
+    kinds = report.kinds
+    assert kinds["board"] == r["boards"] and kinds["handoff"] == r["handoffs"]
+
+
+def test_a_glider_heads_for_the_target_and_hands_over_tile_by_tile(tmp_path: Path) -> None:
+    log = tmp_path / "one.jsonl"
+    sim, ledger = watched_sim(cfg(), str(log))
+    sim.post(SpawnShard("A glider carries this memory.", (0, 0), (2, 2)))
+    sim.step()
+    while ledger.open:
+        sim.step()
+    sim.close()
+    evs = events_of(log)
+    (board,) = [e for e in evs if isinstance(e, Board)]
+    assert board.direction == "SE" and board.at == (0, 0)
+    handoffs = [e for e in evs if isinstance(e, Handoff)]
+    assert handoffs, "the glider never carried the shard"
+    for h in handoffs:  # every handoff moves toward the target, never away
+        assert abs(2 - h.to[0]) + abs(2 - h.to[1]) < abs(2 - h.from_[0]) + abs(2 - h.from_[1])
+    (rec,) = ledger.shards.values()
+    assert rec.end == "delivered" and rec.at == (2, 2) and rec.hops == 4
+
+
+def test_a_shard_whose_glider_dies_is_still_delivered(tmp_path: Path) -> None:
+    log = tmp_path / "crash.jsonl"
+    sim, ledger = watched_sim(cfg(), str(log))
+    sim.post(SpawnShard("This glider will hit a block.", (0, 0), (2, 2)))
+    glider = sim.schedule.get("glider")
+    assert isinstance(glider, GliderSystem)
+    sim.step()
+    while not glider.riding:
+        sim.step()
+    (eid,) = glider.riding
+    import esper
+
+    from components.shard import Shard
+
+    sim.activate()
+    shard = esper.component_for_entity(eid, Shard)
+    # a block on the glider's diagonal (it heads SE), a few cells ahead
+    x, y = int(shard.x) + 6, int(shard.y) + 6
+    sim.post(StampPattern("block", np.ones((2, 2), np.uint8), x=x, y=y))
+    while ledger.open:
+        sim.step()
+    sim.close()
+    alights = [e for e in events_of(log) if isinstance(e, Alight)]
+    assert any(a.reason == "track_lost" for a in alights)
+    (rec,) = ledger.shards.values()
+    assert rec.end == "delivered" and rec.at == (2, 2)
+    assert validate(log.read_bytes().splitlines()).ok
+
+
+def test_on_ash_gliders_fall_back_to_links_and_nothing_is_lost() -> None:
+    r = ride(cfg(0.35), 24, 600)
+    assert r["delivery_rate"] == 1.0
+    assert sum(r["alights"].get(k, 0) for k in ("track_lost", "no_track", "no_room")) > 0
+
+
+def test_mixed_transport_rides_only_long_diagonal_legs(tmp_path: Path) -> None:
+    log = tmp_path / "mixed.jsonl"
+    sim, ledger = watched_sim(cfg(route__transport="mixed", route__glider_min_leg=4), str(log))
+    sim.post(SpawnShard("short leg", (0, 0), (1, 1)))  # 2 hops: by link
+    sim.post(SpawnShard("long leg", (0, 0), (2, 2)))  # 4 hops: by glider
+    sim.step()
+    while ledger.open:
+        sim.step()
+    sim.close()
+    boards = [e for e in events_of(log) if isinstance(e, Board)]
+    assert [b.shard for b in boards] == [2]
+
+
+def test_glider_transport_needs_detection() -> None:
+    with pytest.raises(BadInput, match="detect.enabled"):
+        watched_sim(override(cfg(), "detect.enabled", False))
+
+
+def test_no_room_in_a_full_tile_means_link_transport() -> None:
+    glider_cfg = cfg()
+    sim, ledger = watched_sim(glider_cfg)
+    full = np.zeros(sim.shape, np.uint8)
+    for y in range(0, 16, 4):  # blocks every 4 cells: a still life with no empty 7x7 window
+        for x in range(0, 16, 4):
+            full[y + 1 : y + 3, x + 1 : x + 3] = 1
+    sim.backend.set_cells(full)
+    np.copyto(sim.substrate.alive, full)
+    sim.post(SpawnShard("no room to stamp", (0, 0), (2, 2)))
+    sim.step()
+    glider = sim.schedule.get("glider")
+    assert isinstance(glider, GliderSystem)
+    assert glider.alights.get("no_room") == 1
+    while ledger.open:
+        sim.step()
+    sim.close()
+    (rec,) = ledger.shards.values()
+    assert rec.end == "delivered"
+
+
+def test_true_centroid_reads_the_lattice_across_the_seam() -> None:
+    alive = np.zeros((16, 16), np.uint8)
+    glider = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], np.uint8)
+    ys, xs = np.arange(-1, 2) % 16, np.arange(-1, 2) % 16
+    alive[np.ix_(ys, xs)] = glider  # straddles both seams
+    cx, cy = true_centroid(alive, 0.0, 0.0) or (-1.0, -1.0)
+    # cells at (x, y) = (0,-1), (1,0), (-1,1), (0,1), (1,1): centroid (0.2, 0.4)
+    assert cx == pytest.approx(0.2) and cy == pytest.approx(0.4)
+
+
+@pytest.mark.unit
+def test_validator_checks_glider_events() -> None:
+    from game.events import Delivered, Hop, Spawn, Start, encode_event
+
+    def log(*more: object) -> list[bytes]:
+        start = Start(tick=0, seed=0, rule="B3/S23", width=80, height=80, mesh_rows=5,
+                      mesh_cols=5, tile=16, population=0)
+        spawn = Spawn(tick=1, shard=1, src=(0, 0), target=(2, 2), payload="memory", text="t")
+        return [encode_event(e) for e in (start, spawn, *more)]  # type: ignore[arg-type]
+
+    board = Board(tick=2, shard=1, at=(0, 0), track=1, direction="SE", x=6.8, y=6.2)
+    good = log(board, Handoff(tick=20, shard=1, from_=(0, 0), to=(1, 0), track=1),
+               Handoff(tick=30, shard=1, from_=(1, 0), to=(2, 1), track=1),  # past a down bot
+               Alight(tick=31, shard=1, at=(2, 1), track=1, reason="aligned"),
+               Hop(tick=32, shard=1, from_=(2, 1), to=(2, 2)),
+               Delivered(tick=32, shard=1, at=(2, 2), hops=3, latency=32))
+    assert not validate(good).problems
+    far = log(board, Handoff(tick=20, shard=1, from_=(0, 0), to=(2, 1), track=1))
+    assert any("3 hops" in p.message for p in validate(far, allow_in_flight=True).problems)
+    odd = log(board, Alight(tick=3, shard=1, at=(0, 0), track=1, reason="tired"))
+    assert any("unknown alight reason" in p.message
+               for p in validate(odd, allow_in_flight=True).problems)
+    wrong = log(Board(tick=2, shard=1, at=(1, 1), track=1, direction="SE", x=1.0, y=1.0))
+    assert any("but the shard is at" in p.message
+               for p in validate(wrong, allow_in_flight=True).problems)
