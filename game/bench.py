@@ -272,7 +272,7 @@ def _detect_ticks(config: Config, cells: np.ndarray, ticks: int) -> list[float]:
         sim.schedule.record_history()
         sim.step(ticks)
         assert sim.schedule.history is not None
-        return sim.schedule.history["detect"]
+        return list(sim.schedule.history["detect"])
     finally:
         sim.close()
 
@@ -424,6 +424,7 @@ SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "ca": (scenario_ca, print_ca),
     "detect": (scenario_detect, print_detect),
     "embed": _lazy("bench_embed", "embed"),
+    "full": _lazy("bench_full", "full"),
     "glider": _lazy("bench_glider", "glider"),
     "routing": _lazy("bench_routing", "routing"),
     "throughput": _lazy("bench_routing", "throughput"),

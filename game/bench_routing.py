@@ -417,58 +417,98 @@ def burst_recovery(cfg: Config, burst: int = 1024, probe_rate: float = 0.5,
             "normal_latency_p95": normal, "recovered_after_ticks": recovered - burst_tick}
 
 
-def soak(cfg: Config, seconds: float, progress: Progress) -> Report:
-    """Uniform traffic at half the capacity bound for ``seconds`` of wall time.
+class Tally:
+    """Counts terminal events by kind (and drops by reason) in constant memory."""
 
-    RSS is sampled every second after a warm-up (a tenth of the run); reports its growth and
-    slope, and the shard entities left at the end (in flight, not leaked).
+    def __init__(self) -> None:
+        self.spawned = 0
+        self.ended: Counter[str] = Counter()
+
+    def __call__(self, events: list[Event]) -> None:
+        """Take one tick's events."""
+        for e in events:
+            if isinstance(e, Spawn):
+                self.spawned += 1
+            elif isinstance(e, Dropped):
+                self.ended[f"dropped:{e.reason}"] += 1
+            elif isinstance(e, Delivered | Expired):
+                self.ended[e.kind] += 1
+
+    @property
+    def open(self) -> int:
+        """Shards spawned and not yet ended."""
+        return self.spawned - sum(self.ended.values())
+
+
+def soak(cfg: Config, seconds: float, progress: Progress, events: str | None = None,
+         mirror: bool = False) -> Report:
+    """Run ``cfg`` (its traffic, or half the capacity bound) for ``seconds`` of wall time.
+
+    RSS is sampled every second; growth is measured from the end of a warm-up (a tenth of
+    the run). Per-system timings cover the last 10,000 ticks. An exception stops the run and
+    is reported, not raised.
     """
+    import esper
     import psutil
 
+    from components.shard import Shard
+
     proc = psutil.Process()
-    rate = 0.5 * bound(cfg)
-    sim, ledger = watched_sim(override(cfg, "traffic.rate", rate))
+    if cfg.traffic.rate <= 0:
+        cfg = override(cfg, "traffic.rate", 0.5 * bound(cfg))
+    sim = build_sim(cfg, events_path=events, mirror=mirror, shards=True)
+    tally = Tally()
+    sim.events.listeners.append(tally)
+    sim.schedule.record_history(keep=10_000)
+    samples: list[tuple[float, float]] = []
+    error: str | None = None
+    start = time.monotonic()
     try:
-        start = time.monotonic()
-        samples: list[tuple[float, float]] = []
-        warm = seconds / 10
-        next_sample = start + warm
+        assert sim.net is not None
+        sim.net.embedder.load()
+        next_sample = start
         while (now := time.monotonic()) - start < seconds:
-            sim.step(10)
+            try:
+                sim.step(10)
+            except Exception as err:  # noqa: BLE001 - a soak reports what broke it
+                error = f"tick {sim.tick}: {type(err).__name__}: {err}"
+                break
             if now >= next_sample:
                 samples.append((now - start, proc.memory_info().rss / 2**20))
                 next_sample = now + 1.0
                 progress(f"soak: {now - start:5.0f}/{seconds:.0f} s, tick {sim.tick}, "
                          f"rss {samples[-1][1]:.1f} MB")
-            if len(ledger.shards) > 100_000:  # keep the bench's own records bounded
-                for sid in [s for s, r in ledger.shards.items() if r.end]:
-                    del ledger.shards[sid]
-        import esper
-
-        from components.shard import Shard
-
         sim.activate()
         live_shards = len(esper.get_component(Shard))
+        hist = sim.schedule.history or {}
+        timing = {phase: {"p50_ms": _pct(list(ms), 50), "p95_ms": _pct(list(ms), 95),
+                          "max_ms": max(ms, default=0.0)} for phase, ms in hist.items()}
     finally:
         sim.close()
+    elapsed = time.monotonic() - start
     t = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples])
+    after = rss[t >= seconds / 10] if len(rss) else rss
+    base = float(after[0]) if len(after) else 0.0
+    end = float(rss[-1]) if len(rss) else 0.0
     slope = float(np.polyfit(t, rss, 1)[0] * 60) if len(samples) > 2 else 0.0
-    return {"seconds": seconds, "rate": rate, "ticks": sim.tick,
-            "rss_start_mb": float(rss[0]) if len(rss) else 0.0,
-            "rss_end_mb": float(rss[-1]) if len(rss) else 0.0,
-            "rss_growth_mb": float(rss[-1] - rss[0]) if len(rss) else 0.0,
-            "rss_slope_mb_per_min": slope, "shard_entities_at_end": live_shards}
+    step = max(1, len(samples) // 120)
+    return {"seconds": seconds, "elapsed": elapsed, "rate": cfg.traffic.rate,
+            "ticks": sim.tick, "ticks_per_s": sim.tick / elapsed if elapsed else 0.0,
+            "rss_warm_mb": base, "rss_end_mb": end, "rss_peak_mb": float(rss.max(initial=0.0)),
+            "rss_growth_mb": end - base,
+            "rss_growth_pct": 100 * (end - base) / base if base else 0.0,
+            "rss_slope_mb_per_min": slope, "rss_samples": [
+                [round(float(a), 1), round(float(b), 2)] for a, b in samples[::step]],
+            "shards": {"spawned": tally.spawned, **dict(sorted(tally.ended.items())),
+                       "in_flight": tally.open},
+            "shard_entities_at_end": live_shards, "system_ms": timing, "error": error}
 
 
 def print_routing(report: Report) -> None:
     """The routing scenario (a burst, or a soak) as readable lines."""
     if "rss_growth_mb" in report:
-        print(f"soak {report['seconds']:.0f} s at {report['rate']:.1f} shards/tick: "
-              f"{report['ticks']} ticks, RSS {report['rss_start_mb']:.1f} -> "
-              f"{report['rss_end_mb']:.1f} MB (growth {report['rss_growth_mb']:+.1f} MB, "
-              f"{report['rss_slope_mb_per_min']:+.2f} MB/min), "
-              f"{report['shard_entities_at_end']} shard entities at the end")
+        print_soak(report)
         return
     c = report["config"]
     print(f"{c['shards']} shards, {c['router']} router, {c['mesh'][0]}x{c['mesh'][1]} mesh, "
@@ -493,6 +533,22 @@ def print_routing(report: Report) -> None:
           f"cache hits {e['hits']}, misses {e['misses']}")
     for phase, t in report["system_ms"].items():
         print(f"{phase} system: p50 {t['p50_ms']:.3f} ms, p95 {t['p95_ms']:.3f} ms per tick")
+
+
+def print_soak(report: Report) -> None:
+    """A soak: ticks, RSS after warm-up and at the end, shards, per-system timings, error."""
+    print(f"soak {report['elapsed']:.0f} s at {report['rate']:.1f} shards/tick: "
+          f"{report['ticks']} ticks ({report['ticks_per_s']:.0f}/s); RSS after warm-up "
+          f"{report['rss_warm_mb']:.1f} MB, end {report['rss_end_mb']:.1f} MB "
+          f"({report['rss_growth_mb']:+.1f} MB, {report['rss_growth_pct']:+.2f} %, "
+          f"{report['rss_slope_mb_per_min']:+.2f} MB/min), peak {report['rss_peak_mb']:.1f} MB")
+    sh = report["shards"]
+    print("shards: " + ", ".join(f"{k} {v}" for k, v in sh.items())
+          + f"; {report['shard_entities_at_end']} shard entities at the end")
+    for phase, t in report["system_ms"].items():
+        print(f"  {phase:<7} p50 {t['p50_ms']:.3f} ms, p95 {t['p95_ms']:.3f} ms, "
+              f"max {t['max_ms']:.1f} ms (last 10,000 ticks)")
+    print(f"error: {report['error'] or 'none'}")
 
 
 def print_throughput(report: Report) -> None:

@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bots that are down, e.g. --down 1,1 2,3")
     g.add_argument("--mesh", type=_mesh, metavar="RxC", help="mesh rows x cols, e.g. 3x3")
     g.add_argument("--soak", type=_positive_float, metavar="SECONDS",
-                   help="routing: a stress run of SECONDS at half capacity; reports RSS growth")
+                   help="routing: a stress run of SECONDS at half capacity; full: how long "
+                   "(default 60); both report RSS growth")
     g.add_argument("--state-dumps", metavar="FILE",
                    help="routing: write the full state after every tick (JSONL), the baseline "
                    "of scripts/check_compression_ratio.py")
@@ -224,7 +225,9 @@ class _VersionAction(argparse.Action):
 
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
-SCENARIO_NAMES: tuple[str, ...] = ("ca", "detect", "embed", "glider", "routing", "throughput")
+SCENARIO_NAMES: tuple[str, ...] = (
+    "ca", "detect", "embed", "full", "glider", "routing", "throughput",
+)
 ROUTER_CHOICES = ("shortest", "semantic")
 
 

@@ -7,6 +7,7 @@ A phase whose tier is not built into a world simply has no system in it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
 from typing import Final
 
@@ -42,7 +43,8 @@ class Schedule:
     def __init__(self) -> None:
         self._by_phase: dict[str, System] = {}
         self.last_ms: dict[str, float] = {}
-        self.history: dict[str, list[float]] | None = None
+        self.history: dict[str, deque[float]] | None = None
+        self._keep: int | None = None
 
     def add(self, system: System) -> None:
         """Put ``system`` in its phase (one system per phase) and register it with esper."""
@@ -62,9 +64,13 @@ class Schedule:
         """The registered systems in tick order."""
         return (self._by_phase[p] for p in TICK_ORDER if p in self._by_phase)
 
-    def record_history(self) -> None:
-        """Keep every per-system duration (for the bench's percentiles)."""
-        self.history = {s.phase: [] for s in self.systems()}
+    def record_history(self, keep: int | None = None) -> None:
+        """Keep per-system durations for the bench's percentiles.
+
+        All of them, or the last ``keep`` ticks' (a long soak must not grow its own measurement).
+        """
+        self._keep = keep
+        self.history = {s.phase: deque(maxlen=keep) for s in self.systems()}
 
     def run(self) -> None:
         """One tick: every system once, in order."""
@@ -75,4 +81,4 @@ class Schedule:
             ms = (clock() - t0) * 1e3
             self.last_ms[system.phase] = ms
             if self.history is not None:
-                self.history.setdefault(system.phase, []).append(ms)
+                self.history.setdefault(system.phase, deque(maxlen=self._keep)).append(ms)

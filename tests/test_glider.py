@@ -172,3 +172,17 @@ def test_validator_checks_glider_events() -> None:
     wrong = log(Board(tick=2, shard=1, at=(1, 1), track=1, direction="SE", x=1.0, y=1.0))
     assert any("but the shard is at" in p.message
                for p in validate(wrong, allow_in_flight=True).problems)
+
+
+def test_full_integration_soak_runs_every_system_without_error() -> None:
+    from game.bench_full import scenario_full
+
+    args = argparse.Namespace(soak=12.0, quick=True, events=None)
+    r = scenario_full(args, Config(), lambda _: None)
+    assert r["error"] is None
+    assert r["event_log"]["problems"] == 0
+    assert set(r["system_ms"]) >= {"ca", "detect", "energy", "embed", "route", "glider", "log",
+                                   "mirror"}
+    assert r["shards"]["spawned"] > 0 and r["shards"].get("delivered", 0) > 0
+    assert r["shard_entities_at_end"] == r["shards"]["in_flight"]  # nothing leaks
+    assert r["rss_peak_mb"] < 1536
