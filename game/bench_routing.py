@@ -11,7 +11,7 @@ import base64
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -181,7 +181,7 @@ def run_burst(
             dump_file.close()
 
 
-def _pct(values: list[float] | list[int], q: float) -> float:
+def _pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else 0.0
 
 
@@ -481,7 +481,7 @@ def soak(cfg: Config, seconds: float, progress: Progress, events: str | None = N
         sim.activate()
         live_shards = len(esper.get_component(Shard))
         hist = sim.schedule.history or {}
-        timing = {phase: {"p50_ms": _pct(list(ms), 50), "p95_ms": _pct(list(ms), 95),
+        timing = {phase: {"p50_ms": _pct(ms, 50), "p95_ms": _pct(ms, 95),
                           "max_ms": max(ms, default=0.0)} for phase, ms in hist.items()}
     finally:
         sim.close()
