@@ -424,6 +424,7 @@ SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "ca": (scenario_ca, print_ca),
     "detect": (scenario_detect, print_detect),
     "embed": _lazy("bench_embed", "embed"),
+    "energy": _lazy("bench_energy", "energy"),
     "full": _lazy("bench_full", "full"),
     "glider": _lazy("bench_glider", "glider"),
     "routing": _lazy("bench_routing", "routing"),

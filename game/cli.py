@@ -226,7 +226,7 @@ class _VersionAction(argparse.Action):
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
 SCENARIO_NAMES: tuple[str, ...] = (
-    "ca", "detect", "embed", "full", "glider", "routing", "throughput",
+    "ca", "detect", "embed", "energy", "full", "glider", "routing", "throughput",
 )
 ROUTER_CHOICES = ("shortest", "semantic")
 

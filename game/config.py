@@ -50,6 +50,8 @@ class EnergyConfig(_Section):
     birth_deposit: NonNegative = 1.0
     half_life: Annotated[float, msgspec.Meta(gt=0)] = 20.0
     diffusion: Annotated[float, msgspec.Meta(ge=0, le=0.25)] = 0.0
+    shard_deposit: NonNegative = 0.25
+    trail_deposit: NonNegative = 1.0
 
 
 class LoopConfig(_Section):
@@ -97,6 +99,8 @@ class RouteConfig(_Section):
     max_retries: Annotated[int, msgspec.Meta(ge=0)] = 8
     stall_ticks: Positive = 64
     horizon: Positive = 4
+    hints: bool = False
+    confidence: Annotated[float, msgspec.Meta(ge=-1, le=1)] = 0.35
     transport: Literal["link", "glider", "mixed"] = "link"
     glider_min_leg: Positive = 3
     down: list[tuple[int, int]] = msgspec.field(default_factory=list)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -205,6 +205,7 @@ class _Shard:
     target: Cell | None
     hops: int = 0
     attempts: int = 0  # retries since its last hop
+    visited: set[Cell] = field(default_factory=set)  # bots it has been at (loop check)
 
 
 def _fmt(cell: Cell | None) -> str:
@@ -304,7 +305,8 @@ class _Validator:
         self.check_cell(number, f"spawn: shard {shard}", "src", event.src)
         if event.target is not None:
             self.check_cell(number, f"spawn: shard {shard}", "target", event.target)
-        self.alive[shard] = _Shard(line=number, tick=event.tick, at=event.src, target=event.target)
+        self.alive[shard] = _Shard(line=number, tick=event.tick, at=event.src, target=event.target,
+                                   visited={event.src})
 
     def on_shard_event(self, number: int, event: ShardEvent) -> None:
         kind, shard_id = event.kind, event.shard
@@ -364,9 +366,16 @@ class _Validator:
                 self.problem(number, f"{label}: attempt {event.attempt}, expected {shard.attempts}")
                 shard.attempts = event.attempt
         else:
-            shard.at = dst
-            shard.hops += 1
-            shard.attempts = 0
+            self.arrive(number, label, shard, dst)
+
+    def arrive(self, number: int, label: str, shard: _Shard, dst: Cell) -> None:
+        """A hop or handoff reached ``dst``: a routing loop if the shard was there before."""
+        if dst in shard.visited and dst != shard.at:  # a hop to itself is reported already
+            self.problem(number, f"{label}: revisits {_fmt(dst)} (a routing loop)")
+        shard.visited.add(dst)
+        shard.at = dst
+        shard.hops += 1
+        shard.attempts = 0
 
     def on_handoff(self, number: int, label: str, shard: _Shard, event: Handoff) -> None:
         """A glider carried the shard into another bot's tile, one or two cells away.
@@ -384,9 +393,7 @@ class _Validator:
             if not 1 <= d <= 2:
                 self.problem(number, f"{label}: {_fmt(src)} to {_fmt(dst)} is {d} hops on the "
                                      f"{rows}x{cols} torus (a glider crosses one or two)")
-        shard.at = dst
-        shard.hops += 1
-        shard.attempts = 0
+        self.arrive(number, label, shard, dst)
 
     def on_terminal(
         self, number: int, label: str, shard: _Shard, event: Delivered | Expired | Dropped

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from components.shard import Shard
 from game.topology import Cell, cells, neighbours, torus_distance
+from game.trails import Wires
 
 DELIVER: Final = "deliver"
 Decision = Cell | str  # a next hop, DELIVER, or a drop reason
@@ -32,6 +33,26 @@ class Router(Protocol):
         ``visited`` is every bot the shard has been at, ``at`` included (loop avoidance).
         """
         ...
+
+
+class Hints:
+    """What a router may read of the energy field: the energy of the links at its bot.
+
+    The route system calls :meth:`refresh` once a tick.
+    """
+
+    def __init__(self, wires: Wires, energy: npt.NDArray[np.float32]) -> None:
+        self.wires = wires
+        self.energy = energy
+        self._levels: dict[tuple[Cell, Cell], float] = {}
+
+    def refresh(self) -> None:
+        """Read every link's energy once for this tick (routers ask many times a tick)."""
+        self._levels = self.wires.levels(self.energy)
+
+    def level(self, a: Cell, b: Cell) -> float:
+        """The energy of the link between neighbours ``a`` and ``b`` (as of ``refresh``)."""
+        return self._levels.get((min(a, b), max(a, b)), 0.0)
 
 
 class ShortestRouter:
@@ -89,9 +110,14 @@ class SemanticRouter:
         down: Collection[Cell],
         horizon: int,
         profiles: Mapping[Cell, npt.NDArray[np.float32]],
+        confidence: float = 0.35,
+        hints: Hints | None = None,
     ) -> None:
         self.rows, self.cols, self.horizon = rows, cols, horizon
         self.down = frozenset(down)
+        self.profiles = dict(profiles)
+        self.confidence = confidence
+        self.hints = hints
         live = [c for c in cells(rows, cols) if c not in self.down]
         known: dict[Cell, dict[Cell, tuple[int, Cell]]] = {b: {b: (0, b)} for b in live}
         for _ in range(horizon):
@@ -113,24 +139,55 @@ class SemanticRouter:
                 [table[t][1] for t in targets],
                 np.stack([profiles[t] for t in targets]).astype(np.float32),
             )
+        self.live = len(live)
 
     def known(self, at: Cell) -> list[Cell]:
         """The bots whose profiles the bot at ``at`` has learned (itself first)."""
         return list(self.tables[at][0])
 
     def decide(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> Decision:
-        """See :meth:`Router.decide`."""
-        if shard.vector is None:
+        """See :meth:`Router.decide`.
+
+        The bot ranks the profiles it knows: if it is the best match itself it delivers,
+        otherwise it forwards toward the best whose next hop the shard has not visited. When
+        the bot sees only part of the mesh and even the best match it knows is weak (below
+        ``confidence``), the target lies beyond its horizon: the shard searches instead
+        (:meth:`_explore`).
+        """
+        vector = shard.vector
+        if vector is None:
             raise ValueError("the semantic router needs the shard's vector")
         targets, hops, matrix = self.tables[at]
-        scores = matrix @ shard.vector
-        for i in np.argsort(-scores, kind="stable").tolist():
+        scores = matrix @ vector
+        order = np.argsort(-scores, kind="stable").tolist()
+        sees_all = len(targets) == self.live
+        if not sees_all and float(scores[order[0]]) < self.confidence:
+            return self._explore(vector, at, visited)  # no good match in sight: search
+        for i in order:
             if targets[i] == at:
                 return DELIVER
-            hop: Cell = hops[i]
-            if hop not in visited:
+            if hops[i] not in visited:
+                hop: Cell = hops[i]
                 return hop
         return "no_route"
+
+    def _explore(self, vector: npt.NDArray[np.float32], at: Cell,
+                 visited: Collection[Cell]) -> Decision:
+        """Search beyond the horizon: step to an unvisited live neighbour (or stay).
+
+        Without hints, the neighbour with the most similar profile (greedy); with energy
+        hints, the link with the most energy: the trail that delivered shards have reinforced
+        (similarity breaks ties).
+        """
+        options = [n for n in neighbours(at, self.rows, self.cols)
+                   if n not in self.down and n not in visited]
+        if not options:
+            return DELIVER  # nowhere left to look: the best match on the way
+        if self.hints is not None:
+            hints = self.hints
+            return max(options, key=lambda n: (hints.level(at, n),
+                                               float(self.profiles[n] @ vector)))
+        return max(options, key=lambda n: float(self.profiles[n] @ vector))
 
 
 def best_bot(

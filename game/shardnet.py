@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import esper
 import numpy as np
+import numpy.typing as npt
 
 from components.bot import Bot
 from components.shard import Shard
@@ -21,6 +22,7 @@ from game.config import Config
 from game.errors import BadInput
 from game.events import Delivered, Dropped, EventBus, Expired
 from game.topology import Cell, cells
+from game.trails import Wires
 
 if TYPE_CHECKING:
     from game.embedding import Embedder
@@ -34,6 +36,9 @@ class ShardNet:
     ``held_out`` are corpus texts no bot holds as a memory: the texts the run's own traffic
     sends (so semantic routing is always tested on sentences no profile was built from).
     ``boarding`` are shards the route system handed to glider transport this tick.
+    ``topics`` names each bot's corpus topic and ``held_out_by_topic`` its unsent texts (for
+    skewed traffic). ``wires`` and ``energy`` are where shards leave their trails (see
+    :mod:`game.trails`).
     """
 
     rows: int
@@ -45,6 +50,13 @@ class ShardNet:
     boarding: list[int] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     router: Router | None = None
+    topics: dict[Cell, str] = field(default_factory=dict)
+    held_out_by_topic: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    wires: Wires | None = None
+    energy: npt.NDArray[np.float32] | None = None
+    shard_deposit: float = 0.0
+    trail_deposit: float = 0.0
+    confidence: float = 0.35
 
     def live(self) -> list[Cell]:
         """The mesh cells whose bots are up, row-major."""
@@ -65,11 +77,32 @@ class ShardNet:
         events.emit(event)
         esper.delete_entity(eid, immediate=True)
 
+    def hop(self, a: Cell, b: Cell) -> None:
+        """A shard crossed the link a–b: its trail on the link's wire."""
+        if self.wires is not None and self.energy is not None:
+            self.wires.deposit(self.energy, a, b, self.shard_deposit)
+
     def deliver(self, events: EventBus, tick: int, eid: int, shard: Shard) -> None:
-        """End the shard as delivered where it is now."""
+        """End the shard as delivered where it is now, reinforcing its path's trail.
+
+        Only a good delivery reinforces: a targeted shard at its target, or a semantic shard
+        at a bot whose own profile matches it at least ``confidence`` (what that bot can tell
+        by itself). Reinforcing every delivery would let misdelivered shards build trails that
+        draw more shards to the wrong bots.
+        """
+        if self.wires is not None and self.energy is not None and self._good(shard):
+            self.wires.reinforce(self.energy, shard.path, self.trail_deposit)
         latency = tick - shard.spawn_tick + 1
         self.end(events, eid, Delivered(tick=tick, shard=shard.id, at=shard.at,
                                         hops=shard.hops, latency=latency))
+
+    def _good(self, shard: Shard) -> bool:
+        if shard.target is not None:
+            return True
+        profile = self.bots[shard.at].profile
+        if shard.vector is None or profile is None:
+            return False
+        return float(profile @ shard.vector) >= self.confidence
 
     def check_spawn(self, command: SpawnShard) -> None:
         """Raise :class:`BadInput` (one line) when ``command`` names a bot outside the mesh."""
@@ -86,9 +119,12 @@ class ShardNet:
             raise BadInput(f"shard payload {command.payload!r}: expected memory or adapter")
 
 
-def build_net(config: Config, rng: np.random.Generator) -> ShardNet:
+def build_net(
+    config: Config, rng: np.random.Generator, energy: npt.NDArray[np.float32] | None = None
+) -> ShardNet:
     """Create one bot entity per mesh cell, give each its memories, and the shared state.
 
+    ``energy`` is the substrate's field, where shards leave trails (none without it).
     Each bot takes a topic of the corpus (a seeded shuffle) and that topic's first
     ``traffic.memories_per_bot`` texts as memories; the rest of those topics' texts are held out.
     """
@@ -118,4 +154,13 @@ def build_net(config: Config, rng: np.random.Generator) -> ShardNet:
         esper.create_entity(bot)
         bots[cell] = bot
     held_out = [text for topic in dict.fromkeys(topics) for text in corpus[topic][k:]]
-    return ShardNet(rows, cols, bots, held_out, make_embedder(config.embed))
+    net = ShardNet(rows, cols, bots, held_out, make_embedder(config.embed))
+    net.topics = dict(zip(cells(rows, cols), topics, strict=True))
+    net.held_out_by_topic = {topic: corpus[topic][k:] for topic in dict.fromkeys(topics)}
+    if energy is not None:
+        net.wires = Wires(rows, cols, config.mesh.tile)
+        net.energy = energy
+        net.shard_deposit = config.energy.shard_deposit
+        net.trail_deposit = config.energy.trail_deposit
+        net.confidence = config.route.confidence
+    return net

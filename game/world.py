@@ -190,7 +190,7 @@ def build_sim(
             from game.shardnet import build_net
             from game.traffic import Traffic
 
-            sim.net = build_net(config, stream(config.seed, 1))
+            sim.net = build_net(config, stream(config.seed, 1), sim.substrate.energy)
             if config.traffic.rate > 0:
                 semantic = config.route.router == "semantic"
                 traffic = Traffic(sim.net, config.traffic.rate, semantic, stream(config.seed, 3))

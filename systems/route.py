@@ -32,7 +32,7 @@ import numpy as np
 from components.bot import Bot
 from components.shard import Shard
 from game.events import Dropped, Expired, Hop, Retry
-from game.routers import DELIVER, Router, SemanticRouter, ShortestRouter
+from game.routers import DELIVER, Hints, Router, SemanticRouter, ShortestRouter
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, ring_offset
@@ -60,7 +60,12 @@ class RouteSystem(System):
             cfg = self.cfg
             down = [c for c, b in net.bots.items() if b.down]
             if cfg.router == "semantic":
-                net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon, net.profiles())
+                hints = None
+                if cfg.hints and net.wires is not None and net.energy is not None:
+                    hints = Hints(net.wires, net.energy)
+                    hints.refresh()
+                net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon,
+                                            net.profiles(), cfg.confidence, hints)
             else:
                 net.router = ShortestRouter(net.rows, net.cols, down)
         return net.router
@@ -69,6 +74,9 @@ class RouteSystem(System):
         """Admit, forward, update states."""
         tick = self.sim.tick + 1
         arrivals: dict[Cell, list[int]] = {c: [] for c in self.order}
+        router = self.net.router
+        if isinstance(router, SemanticRouter) and router.hints is not None:
+            router.hints.refresh()
         self._admit(tick)
         for cell in self.order:
             bot = self.net.bots[cell]
@@ -145,6 +153,7 @@ class RouteSystem(System):
                     keep.append(eid)
                 continue
             events.emit(Hop(tick=tick, shard=shard.id, from_=bot.cell, to=decision))
+            net.hop(bot.cell, decision)
             bot.forwarded += 1
             shard.at = decision
             shard.path.append(decision)

@@ -1,0 +1,84 @@
+"""Energy trails: shards mark the mesh links they use in the energy field; routers read them.
+
+Each mesh link has a *wire*: the lattice cells on the straight line between the two tiles'
+centres (the centres themselves left out, where all four wires of a bot meet). A hop deposits
+``energy.shard_deposit`` on every cell of its wire; a delivered shard reinforces every wire of
+its path with ``energy.trail_deposit``, as ant-colony routing reinforces the paths of ants
+that found food. The field decays with its half-life, so trails of routes no longer used fade.
+
+Energy is one scalar: it cannot say where a shard should go, only where shards that arrived
+went. A link's energy is the mean of its wire, read by the semantic router as a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from game.topology import Cell, neighbours
+
+Flat = npt.NDArray[np.intp]
+
+
+class Wires:
+    """The flat lattice indices of every link's wire, precomputed once per mesh."""
+
+    def __init__(self, rows: int, cols: int, tile: int) -> None:
+        self.rows, self.cols, self.tile = rows, cols, tile
+        width = cols * tile
+        height = rows * tile
+        half = tile // 2
+        self._wires: dict[tuple[Cell, Cell], Flat] = {}
+        for r in range(rows):
+            for c in range(cols):
+                a = (r, c)
+                for b in neighbours(a, rows, cols):
+                    key = (min(a, b), max(a, b))
+                    if key in self._wires:
+                        continue
+                    dr = (b[0] - r + rows) % rows
+                    dc = (b[1] - c + cols) % cols
+                    step_r = 1 if dr == 1 else (-1 if dr else 0)
+                    step_c = 1 if dc == 1 else (-1 if dc else 0)
+                    k = np.arange(1, tile)
+                    ys = (r * tile + half + step_r * k) % height
+                    xs = (c * tile + half + step_c * k) % width
+                    self._wires[key] = (ys * width + xs).astype(np.intp)
+
+        self._keys = list(self._wires)
+        self._matrix = (np.stack([self._wires[k] for k in self._keys]) if self._keys
+                        else np.zeros((0, max(tile - 1, 1)), np.intp))
+
+    def levels(self, energy: npt.NDArray[np.float32]) -> dict[tuple[Cell, Cell], float]:
+        """Every link's energy at once (one gather over all wires), keyed by (min, max) cell."""
+        means = energy.ravel()[self._matrix].mean(axis=1).tolist()
+        return dict(zip(self._keys, means, strict=True))
+
+    def wire(self, a: Cell, b: Cell) -> Flat:
+        """The cells of the link between neighbours ``a`` and ``b`` (flat indices)."""
+        return self._wires[(min(a, b), max(a, b))]
+
+    def deposit(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell, amount: float) -> None:
+        """Add ``amount`` to every cell of the link's wire."""
+        if amount:
+            energy.ravel()[self.wire(a, b)] += np.float32(amount)
+
+    def reinforce(
+        self, energy: npt.NDArray[np.float32], path: Iterable[Cell], amount: float
+    ) -> None:
+        """Add ``amount`` along every link of ``path``, a list of consecutive cells.
+
+        A glider handoff across two tiles is skipped: it has no single wire.
+        """
+        if not amount:
+            return
+        cells = list(path)
+        for a, b in zip(cells, cells[1:], strict=False):
+            if (min(a, b), max(a, b)) in self._wires:
+                self.deposit(energy, a, b, amount)
+
+    def level(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell) -> float:
+        """The link's energy: the mean over its wire."""
+        return float(energy.ravel()[self.wire(a, b)].mean())
