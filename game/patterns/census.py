@@ -16,6 +16,7 @@ array passes. Only merged groups and unsettled islands are handled one by one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ Cells = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float64]
 
 _MAX_WINDOWS = 8
+SHAPES_KEPT = 8192  # shapes a census remembers (least recently seen forgotten first)
 ANCHOR_SCALE = 64  # anchors are kept in 1/64 cells: exact for the centres of small objects
 
 
@@ -175,7 +177,10 @@ class Census:
         self.budget = budget
         self._spent = 0
         self.windows = 0  # windows censused by advance() so far (for tests and the bench)
-        self._shapes: dict[ShapeKey, _Shape] = {}
+        # Least recently seen shapes are forgotten first: common objects are seen every tick
+        # and stay; the transient shapes of reactions come and go. Bounded so that a long run
+        # with constant reactions (gliders hitting ash) reaches a steady memory.
+        self._shapes: OrderedDict[ShapeKey, _Shape] = OrderedDict()
 
     # -- shapes -----------------------------------------------------------------------------------
 
@@ -183,8 +188,6 @@ class Census:
         """The cached :class:`_Shape` of ``crop`` (keyed by ``key``)."""
         info = self._shapes.get(key)
         if info is None:
-            if len(self._shapes) > 200_000:  # bound memory on pathological inputs
-                self._shapes.clear()
             # An object that outgrows a few times its own size is not periodic: stopping there
             # keeps an active soup (many new, unsettled shapes a tick) affordable.
             side = 4 * max(crop.shape) + 16
@@ -204,6 +207,8 @@ class Census:
             ry, rx = np.nonzero(crop)
             info = _Shape(c, phase, anchor, (float(rx.mean()), float(ry.mean())))
             self._shapes[key] = info
+            while len(self._shapes) > SHAPES_KEPT:
+                self._shapes.popitem(last=False)
         return info
 
     # -- the census -------------------------------------------------------------------------------
@@ -376,6 +381,9 @@ class Census:
         """
         shapes = self._shapes
         infos: list[_Shape | None] = [shapes.get(key) for key in isl.keys]
+        for key, info in zip(isl.keys, infos, strict=True):
+            if info is not None:
+                shapes.move_to_end(key)
         new = [k for k, info in enumerate(infos) if info is None]
         if new:
             reps = isl.key_rep[new]

@@ -33,7 +33,7 @@ Cells = npt.NDArray[np.uint8]
 Kind = Literal["still", "oscillator", "spaceship", "unsettled"]
 
 #: How many classifications the cache keeps (least recently used are dropped first).
-CACHE_SIZE = 1 << 16
+CACHE_SIZE = 1 << 13
 
 #: Arrays with more cells than this are classified but not cached: big objects rarely repeat, and
 #: keeping their keys and phases could hold gigabytes.
