@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,9 @@ def _per_gen_ms(backend: LifeBackend, gens: int) -> list[float]:
     return times
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
+def _pct(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (0.0 when there are none)."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
 def _gl_available() -> str | None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from game.bench_routing import Ledger, Progress, Report, _pct, watched_sim
+from game.bench import _pct
+from game.bench_routing import Ledger, Progress, Report, to_most_similar, watched_sim
 from game.commands import SpawnShard
 from game.config import Config, override
 from game.shardnet import ShardNet
@@ -85,20 +86,14 @@ def run_hints(cfg: Config, hints: bool, skew: float, shards: int, rate: float) -
 
 
 def _outcome(ledger: Ledger, net: ShardNet) -> Report:
-    from game.routers import best_bot as judge
-
     recs = list(ledger.shards.values())
-    vectors = net.embedder.embed([r.text for r in recs])
-    profiles = net.profiles()
-    best = [judge(v, profiles) for v in vectors]
     hops = [r.hops for r in recs]
     return {
         "shards": len(recs),
         "hops_mean": statistics.fmean(hops) if hops else 0.0,
         "hops_p95": _pct(hops, 95),
         "delivered": sum(r.end == "delivered" for r in recs) / max(len(recs), 1),
-        "to_most_similar": sum(r.end == "delivered" and r.at == b
-                               for r, b in zip(recs, best, strict=True)) / max(len(recs), 1),
+        "to_most_similar": to_most_similar(recs, net),
         "expired": sum(r.end == "expired" for r in recs),
     }
 

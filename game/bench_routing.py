@@ -13,17 +13,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
+import esper
 import msgspec
 import numpy as np
 
+from components.shard import Shard
+from game.bench import _pct
 from game.config import Config, override
-from game.errors import BadInput
 from game.events import Delivered, Dropped, Event, Expired, Spawn
+from game.files import open_for_writing
+from game.shardnet import ShardNet
 from game.topology import Cell, mean_distance, torus_distance
 from game.world import Sim, build_sim, stream
+from systems.energy import tile_means
 
 Report = dict[str, Any]
 Progress = Callable[[str], None]
@@ -106,11 +110,6 @@ class StateDumps:
 
     def write(self, sim: Sim) -> None:
         """Dump every live shard and every bot as of the end of the last tick."""
-        import esper
-
-        from components.shard import Shard
-        from systems.energy import tile_means
-
         net = sim.net
         assert net is not None
         sim.activate()
@@ -123,15 +122,6 @@ class StateDumps:
                                     "lattice": lattice,
                                     "energy": [round(float(e), 6) for e in energy.ravel()]})
         self.out.write(line + b"\n")
-
-
-def _open_out(path: str | None, what: str) -> BinaryIO | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).open("wb")  # noqa: SIM115 - closed by the caller
-    except OSError as err:
-        raise BadInput(f"{path}: cannot write {what}: {err.strerror}") from None
 
 
 def run_burst(
@@ -148,7 +138,7 @@ def run_burst(
     """
     from game.traffic import uniform_spawns
 
-    dump_file = _open_out(dumps, "the state dumps")
+    dump_file = open_for_writing(dumps, "the state dumps") if dumps is not None else None
     try:
         sim, ledger = watched_sim(cfg, events)
     except BaseException:
@@ -181,14 +171,24 @@ def run_burst(
             dump_file.close()
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else 0.0
+def to_most_similar(recs: Sequence[ShardRecord], net: ShardNet) -> float:
+    """Share of ``recs`` delivered at the bot whose profile is most similar to their text.
+
+    The bench's judge: a global lookup (:func:`game.routers.best_bot`) no router makes.
+    """
+    from game.routers import best_bot
+
+    if not recs:
+        return 0.0
+    profiles = net.profiles()
+    vectors = net.embedder.embed([r.text for r in recs])
+    hits = sum(r.end == "delivered" and r.at == best_bot(v, profiles)
+               for r, v in zip(recs, vectors, strict=True))
+    return hits / len(recs)
 
 
 def summarise(ledger: Ledger, sim: Sim) -> Report:
     """Delivery rate, hops, stretch, latency, drops by reason, semantic accuracy."""
-    from game.routers import best_bot
-
     net = sim.net
     assert net is not None
     rows, cols = net.rows, net.cols
@@ -214,11 +214,7 @@ def summarise(ledger: Ledger, sim: Sim) -> Report:
         "latency_p95": _pct([r.latency for r in delivered], 95),
     }
     if sim.config.route.router == "semantic" and recs:
-        profiles = net.profiles()
-        vectors = net.embedder.embed([r.text for r in recs])
-        best = [best_bot(v, profiles) for v in vectors]
-        hits = sum(r.end == "delivered" and r.at == b for r, b in zip(recs, best, strict=True))
-        out["to_most_similar"] = hits / len(recs)
+        out["to_most_similar"] = to_most_similar(recs, net)
     stats = net.embedder.stats()
     out["embed"] = {k: stats[k] for k in ("encode_calls", "batch_p50_ms", "hits", "misses")}
     return out
@@ -449,10 +445,7 @@ def soak(cfg: Config, seconds: float, progress: Progress, events: str | None = N
     (measured: ~3,000 ticks of the full scenario). Per-system timings cover the last 10,000
     ticks. An exception stops the run and is reported, not raised.
     """
-    import esper
     import psutil
-
-    from components.shard import Shard
 
     proc = psutil.Process()
     if cfg.traffic.rate <= 0:

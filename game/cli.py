@@ -52,16 +52,21 @@ def _port(text: str) -> int:
     return value
 
 
-def _torus(text: str) -> tuple[int, int]:
-    w, sep, h = text.lower().partition("x")
-    bad = argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 80x80, got {text!r}")
+def _pair(text: str, form: str, example: str) -> tuple[int, int]:
+    """Two positive whole numbers written ``AxB`` (``form`` and ``example`` name them)."""
+    a, sep, b = text.lower().partition("x")
+    bad = argparse.ArgumentTypeError(f"expected {form}, e.g. {example}, got {text!r}")
     try:
-        width, height = int(w), int(h)
+        first, second = int(a), int(b)
     except ValueError:
         raise bad from None
-    if not sep or width <= 0 or height <= 0:
+    if not sep or first <= 0 or second <= 0:
         raise bad
-    return width, height
+    return first, second
+
+
+def _torus(text: str) -> tuple[int, int]:
+    return _pair(text, "WIDTHxHEIGHT", "80x80")
 
 
 def _probability(text: str) -> float:
@@ -96,14 +101,7 @@ def _cell(text: str) -> tuple[int, int]:
 
 
 def _mesh(text: str) -> tuple[int, int]:
-    r, sep, c = text.lower().partition("x")
-    try:
-        rows, cols = int(r), int(c)
-    except ValueError:
-        rows = cols = 0
-    if not sep or rows <= 0 or cols <= 0:
-        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS, e.g. 5x5, got {text!r}")
-    return rows, cols
+    return _pair(text, "ROWSxCOLS", "5x5")
 
 
 BACKEND_CHOICES = ("auto", "numpy", "gl", "reference")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
+from typing import BinaryIO
 
 from game.errors import BadInput
 
@@ -23,6 +24,16 @@ def read_bytes(path: str | PathLike[str], what: str, error: type[BadInput] = Bad
         raise error(f"{path}: permission denied") from None
     except OSError as err:
         raise error(f"{path}: cannot read: {err.strerror or err}") from None
+
+
+def open_for_writing(
+    path: str | PathLike[str], what: str, error: type[BadInput] = BadInput
+) -> BinaryIO:
+    """Open ``path`` to write ``what`` (the caller closes it); one-line ``error`` if it cannot."""
+    try:
+        return Path(path).open("wb")  # noqa: SIM115 - the caller owns the file
+    except OSError as err:
+        raise error(f"{path}: cannot write {what}: {err.strerror or err}") from None
 
 
 def write_bytes(

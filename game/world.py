@@ -20,6 +20,7 @@ from game.commands import Command
 from game.config import Config
 from game.errors import BadInput
 from game.events import EventBus, Start, Stop
+from game.files import open_for_writing
 from game.mailbox import Latest
 from game.rules import Rule, parse_rule
 from game.schedule import Schedule
@@ -179,12 +180,7 @@ def build_sim(
                 )
         log_file: BinaryIO | None = None
         if events_path is not None:
-            try:
-                log_file = Path(events_path).open("wb")  # noqa: SIM115 - LogSystem closes it
-            except OSError as err:
-                raise BadInput(
-                    f"{events_path}: cannot write the event log: {err.strerror}"
-                ) from None
+            log_file = open_for_writing(events_path, "the event log")  # LogSystem closes it
         traffic = None
         if shards or (shards is None and config.traffic.rate > 0):
             from game.shardnet import build_net

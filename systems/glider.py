@@ -106,6 +106,8 @@ class GliderSystem(System):
 
     def process(self) -> None:
         """Board, ride, stamp, in that order (a glider stamped now is tracked next tick)."""
+        if not (self.stamped or self.riding or self.net.boarding):
+            return  # nothing rides: no need to look at the tracks
         tick = self.sim.tick + 1
         tracks = {t.track: t for _, t in esper.get_component(GliderTrack)}
         self._board(tick, tracks)
