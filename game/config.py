@@ -52,6 +52,7 @@ class EnergyConfig(_Section):
     diffusion: Annotated[float, msgspec.Meta(ge=0, le=0.25)] = 0.0
     shard_deposit: NonNegative = 0.25
     trail_deposit: NonNegative = 1.0
+    trail_falloff: Fraction = 0.5
 
 
 class LoopConfig(_Section):

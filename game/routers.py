@@ -36,23 +36,81 @@ class Router(Protocol):
 
 
 class Hints:
-    """What a router may read of the energy field: the energy of the links at its bot.
+    """What a router may read of the energy field: the trails on the links around its bot.
 
-    The route system calls :meth:`refresh` once a tick.
+    A link's *level* is the mean energy of its wire. The *onward* trail from ``a`` through a
+    neighbour ``n`` is the strongest level among ``n``'s other live links: where a shard could
+    go on from ``n`` along the trail (each bot hears its neighbours' link levels with their
+    gossip). The route system calls :meth:`refresh` once a tick; both are read from one
+    vectorised gather then.
     """
 
-    def __init__(self, wires: Wires, energy: npt.NDArray[np.float32]) -> None:
+    def __init__(self, wires: Wires, energy: npt.NDArray[np.float32],
+                 down: Collection[Cell] = ()) -> None:
         self.wires = wires
         self.energy = energy
-        self._levels: dict[tuple[Cell, Cell], float] = {}
+        keys = wires.keys
+        index = {k: i for i, k in enumerate(keys)}
+        self._link = index
+        down = frozenset(down)
+        self._directed: dict[tuple[Cell, Cell], int] = {}
+        self._slots: dict[Cell, list[tuple[Cell, int]]] = {}
+        rows: list[list[int]] = []
+        for a in cells(wires.rows, wires.cols):
+            for n in neighbours(a, wires.rows, wires.cols):
+                self._slots.setdefault(a, []).append((n, len(rows)))
+                self._directed[(a, n)] = len(rows)
+                rows.append([index[(min(n, m), max(n, m))]
+                             for m in neighbours(n, wires.rows, wires.cols)
+                             if m != a and m not in down])
+        width = max((len(r) for r in rows), default=1)
+        pad = len(keys)  # index of an always-zero level: a missing link leads nowhere
+        index_matrix = np.array([r + [pad] * (width - len(r)) for r in rows], np.intp)
+        self._onward_columns = [index_matrix[:, j].copy() for j in range(width)]
+        self._buffer = np.zeros(len(keys) + 1, np.float32)
+        self._levels: list[float] = []
+        self._onward: list[float] = []
+        self._from: dict[Cell, dict[Cell, float]] = {}
+        self._stale = True
 
     def refresh(self) -> None:
-        """Read every link's energy once for this tick (routers ask many times a tick)."""
-        self._levels = self.wires.levels(self.energy)
+        """The field has moved on a tick: read it again when a router next asks."""
+        self._stale = True
+
+    def _read(self) -> None:
+        # Once a tick at most (routers ask many times a tick), and not at all on quiet ticks.
+        self._stale = False
+        levels = self._buffer
+        levels[:-1] = self.wires.level_array(self.energy)
+        columns = iter(self._onward_columns)
+        onward = levels[next(columns)]
+        for column in columns:
+            np.maximum(onward, levels[column], out=onward)
+        self._levels = levels.tolist()
+        self._onward = onward.tolist()
+        self._from = {}
 
     def level(self, a: Cell, b: Cell) -> float:
         """The energy of the link between neighbours ``a`` and ``b`` (as of ``refresh``)."""
-        return self._levels.get((min(a, b), max(a, b)), 0.0)
+        if self._stale:
+            self._read()
+        return self._levels[self._link[(min(a, b), max(a, b))]]
+
+    def onward_from(self, a: Cell) -> dict[Cell, float]:
+        """:meth:`onward` for every neighbour of ``a`` at once (one dict, built once a tick)."""
+        if self._stale:
+            self._read()
+        trails = self._from.get(a)
+        if trails is None:
+            onward = self._onward
+            trails = self._from[a] = {n: onward[i] for n, i in self._slots[a]}
+        return trails
+
+    def onward(self, a: Cell, n: Cell) -> float:
+        """The strongest trail leading on from neighbour ``n`` of ``a``, not back to ``a``."""
+        if self._stale:
+            self._read()
+        return self._onward[self._directed[(a, n)]]
 
 
 class ShortestRouter:
@@ -119,6 +177,8 @@ class SemanticRouter:
         self.confidence = confidence
         self.hints = hints
         live = [c for c in cells(rows, cols) if c not in self.down]
+        self._around = {c: [n for n in neighbours(c, rows, cols) if n not in self.down]
+                        for c in live}
         known: dict[Cell, dict[Cell, tuple[int, Cell]]] = {b: {b: (0, b)} for b in live}
         for _ in range(horizon):
             heard = {b: dict(t) for b, t in known.items()}
@@ -162,7 +222,8 @@ class SemanticRouter:
         order = np.argsort(-scores, kind="stable").tolist()
         sees_all = len(targets) == self.live
         if not sees_all and float(scores[order[0]]) < self.confidence:
-            return self._explore(vector, at, visited)  # no good match in sight: search
+            # no good match in sight: search (the horizon always covers the neighbours)
+            return self._explore(dict(zip(targets, scores.tolist(), strict=True)), at, visited)
         for i in order:
             if targets[i] == at:
                 return DELIVER
@@ -171,23 +232,24 @@ class SemanticRouter:
                 return hop
         return "no_route"
 
-    def _explore(self, vector: npt.NDArray[np.float32], at: Cell,
+    def _explore(self, similarity: Mapping[Cell, float], at: Cell,
                  visited: Collection[Cell]) -> Decision:
         """Search beyond the horizon: step to an unvisited live neighbour (or stay).
 
-        Without hints, the neighbour with the most similar profile (greedy); with energy
-        hints, the link with the most energy: the trail that delivered shards have reinforced
-        (similarity breaks ties).
+        Without hints, the neighbour with the most similar profile (greedy). With energy
+        hints, the neighbour with the strongest trail leading *on* from it
+        (:meth:`Hints.onward`): a neighbour whose trails all lead into it is where other
+        shards were delivered, a dead end for this one, which would have recognised that
+        neighbour's profile. Similarity breaks ties. ``similarity`` maps each bot the shard
+        knows to its profile's cosine with the shard.
         """
-        options = [n for n in neighbours(at, self.rows, self.cols)
-                   if n not in self.down and n not in visited]
+        options = [n for n in self._around[at] if n not in visited]
         if not options:
             return DELIVER  # nowhere left to look: the best match on the way
         if self.hints is not None:
-            hints = self.hints
-            return max(options, key=lambda n: (hints.level(at, n),
-                                               float(self.profiles[n] @ vector)))
-        return max(options, key=lambda n: float(self.profiles[n] @ vector))
+            trails = self.hints.onward_from(at)
+            return max(options, key=lambda n: (trails[n], similarity[n]))
+        return max(options, key=similarity.__getitem__)
 
 
 def best_bot(

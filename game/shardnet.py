@@ -56,6 +56,7 @@ class ShardNet:
     energy: npt.NDArray[np.float32] | None = None
     shard_deposit: float = 0.0
     trail_deposit: float = 0.0
+    trail_falloff: float = 1.0
     confidence: float = 0.35
 
     def live(self) -> list[Cell]:
@@ -91,7 +92,8 @@ class ShardNet:
         draw more shards to the wrong bots.
         """
         if self.wires is not None and self.energy is not None and self._good(shard):
-            self.wires.reinforce(self.energy, shard.path, self.trail_deposit)
+            self.wires.reinforce(self.energy, shard.path, self.trail_deposit,
+                                 self.trail_falloff)
         latency = tick - shard.spawn_tick + 1
         self.end(events, eid, Delivered(tick=tick, shard=shard.id, at=shard.at,
                                         hops=shard.hops, latency=latency))
@@ -162,5 +164,6 @@ def build_net(
         net.energy = energy
         net.shard_deposit = config.energy.shard_deposit
         net.trail_deposit = config.energy.trail_deposit
+        net.trail_falloff = config.energy.trail_falloff
         net.confidence = config.route.confidence
     return net

@@ -47,14 +47,19 @@ class Wires:
                     xs = (c * tile + half + step_c * k) % width
                     self._wires[key] = (ys * width + xs).astype(np.intp)
 
-        self._keys = list(self._wires)
-        self._matrix = (np.stack([self._wires[k] for k in self._keys]) if self._keys
+        self.keys = list(self._wires)
+        self._matrix = (np.stack([self._wires[k] for k in self.keys]) if self.keys
                         else np.zeros((0, max(tile - 1, 1)), np.intp))
 
+    def level_array(self, energy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Every link's energy at once (one gather over all wires), in :attr:`keys` order."""
+        sums: npt.NDArray[np.float32] = energy.ravel().take(self._matrix).sum(axis=1)
+        sums *= np.float32(1 / max(self._matrix.shape[1], 1))
+        return sums
+
     def levels(self, energy: npt.NDArray[np.float32]) -> dict[tuple[Cell, Cell], float]:
-        """Every link's energy at once (one gather over all wires), keyed by (min, max) cell."""
-        means = energy.ravel()[self._matrix].mean(axis=1).tolist()
-        return dict(zip(self._keys, means, strict=True))
+        """Every link's energy, keyed by (min, max) cell."""
+        return dict(zip(self.keys, self.level_array(energy).tolist(), strict=True))
 
     def wire(self, a: Cell, b: Cell) -> Flat:
         """The cells of the link between neighbours ``a`` and ``b`` (flat indices)."""
@@ -66,18 +71,28 @@ class Wires:
             energy.ravel()[self.wire(a, b)] += np.float32(amount)
 
     def reinforce(
-        self, energy: npt.NDArray[np.float32], path: Iterable[Cell], amount: float
+        self, energy: npt.NDArray[np.float32], path: Iterable[Cell], amount: float,
+        falloff: float = 1.0,
     ) -> None:
-        """Add ``amount`` along every link of ``path``, a list of consecutive cells.
+        """Reinforce every link of ``path`` (consecutive cells), most at its destination.
 
-        A glider handoff across two tiles is skipped: it has no single wire.
+        The last link gets ``amount``, the one before ``amount * falloff``, and so on back to
+        the source: summed over many deliveries the field rises toward the bots where shards
+        are delivered, a gradient a router can climb. A glider handoff across two tiles is
+        skipped (it has no single wire) but still counts as a step back.
         """
         if not amount:
             return
         cells = list(path)
-        for a, b in zip(cells, cells[1:], strict=False):
-            if (min(a, b), max(a, b)) in self._wires:
-                self.deposit(energy, a, b, amount)
+        links = [(min(a, b), max(a, b)) for a, b in zip(cells, cells[1:], strict=False)]
+        wires = [(self._wires[k], amount * falloff**back)
+                 for back, k in enumerate(reversed(links)) if k in self._wires]
+        if wires:
+            # One scatter for the whole path: wires never share a cell, and a path never
+            # takes a link twice (no shard revisits a bot), so plain += adds each once.
+            index = np.concatenate([w for w, _ in wires])
+            gains = np.repeat(np.array([g for _, g in wires], np.float32), len(wires[0][0]))
+            energy.ravel()[index] += gains
 
     def level(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell) -> float:
         """The link's energy: the mean over its wire."""

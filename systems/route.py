@@ -62,7 +62,7 @@ class RouteSystem(System):
             if cfg.router == "semantic":
                 hints = None
                 if cfg.hints and net.wires is not None and net.energy is not None:
-                    hints = Hints(net.wires, net.energy)
+                    hints = Hints(net.wires, net.energy, down)
                     hints.refresh()
                 net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon,
                                             net.profiles(), cfg.confidence, hints)
