@@ -29,6 +29,8 @@ class Bot:
     ``inbox`` holds the entity ids of the shards this bot holds, oldest first; at most
     ``inbox_size`` of them. ``capacity`` is how many it forwards per tick. ``profile`` is the
     mean embedding of its ``memories`` (L2-normalised); ``adapter`` names its active LoRA adapter.
+    ``waves`` are the ids of the LoRA waves that have reached it (duplicates are dropped);
+    ``pulses`` counts its pulses.
     """
 
     row: int
@@ -41,6 +43,8 @@ class Bot:
     state: BotState = "idle"
     inbox: deque[int] = field(default_factory=deque)
     forwarded: int = 0
+    waves: set[int] = field(default_factory=set)
+    pulses: int = 0
 
     @property
     def cell(self) -> tuple[int, int]:

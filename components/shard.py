@@ -23,7 +23,9 @@ class Shard:
     ``attempts`` counts lost transmissions of the current hop; ``waiting`` the ticks it has sat
     without moving. While it rides a glider (``transport == "glider"``), ``track`` is the
     glider's track id and ``(x, y)`` its position in lattice cells; ``rides`` counts the gliders
-    it has boarded.
+    it has boarded. An ``adapter`` payload carries a LoRA adapter: ``text`` is its name,
+    ``vector`` its low-rank weights, ``digest`` their content hash, and ``wave`` the id of the
+    LoRA wave it belongs to.
     """
 
     id: int
@@ -44,3 +46,5 @@ class Shard:
     x: float = 0.0
     y: float = 0.0
     rides: int = 0
+    digest: str = ""
+    wave: int | None = None

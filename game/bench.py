@@ -428,6 +428,7 @@ SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "energy": _lazy("bench_energy", "energy"),
     "full": _lazy("bench_full", "full"),
     "glider": _lazy("bench_glider", "glider"),
+    "pulse": _lazy("bench_pulse", "pulse"),
     "routing": _lazy("bench_routing", "routing"),
     "throughput": _lazy("bench_routing", "throughput"),
 }

@@ -19,9 +19,13 @@ from game.config import Config, override
 def full_config(config: Config, args: argparse.Namespace) -> Config:
     """The config with every tier on.
 
-    Detection, traffic (2 shards a tick unless set), mixed transport (unless set).
+    Detection, traffic (2 shards a tick unless set), mixed transport (unless set), and pulses:
+    every bot with ``rule_persist`` pulsing every 10 ticks (unless ``pulse`` is configured).
     """
     cfg = override(config, "detect.enabled", True)
+    if not config.pulse.enabled:
+        cfg = override(override(cfg, "pulse.enabled", True), "pulse.every", 10)
+        cfg = override(cfg, "pulse.adapter", "rule_persist")
     if cfg.traffic.rate <= 0:
         cfg = override(cfg, "traffic.rate", 2.0)
     if cfg.route.transport == "link":

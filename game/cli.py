@@ -65,6 +65,19 @@ def _pair(text: str, form: str, example: str) -> tuple[int, int]:
     return first, second
 
 
+def _seed_range(text: str) -> tuple[int, int]:
+    """``A:B``: the seeds A, A+1, ..., B-1 (as Python's ranges)."""
+    a, sep, b = text.partition(":")
+    bad = argparse.ArgumentTypeError(f"expected A:B with 0 <= A < B, e.g. 0:100, got {text!r}")
+    try:
+        first, stop = int(a), int(b)
+    except ValueError:
+        raise bad from None
+    if not sep or first < 0 or stop <= first:
+        raise bad
+    return first, stop
+
+
 def _torus(text: str) -> tuple[int, int]:
     return _pair(text, "WIDTHxHEIGHT", "80x80")
 
@@ -205,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--state-dumps", metavar="FILE",
                    help="routing: write the full state after every tick (JSONL), the baseline "
                    "of scripts/check_compression_ratio.py")
+    p = bench.add_argument_group("pulse scenario")
+    p.add_argument("--seeds", type=_seed_range, metavar="A:B",
+                   help="pulse: the soups' seeds A..B-1 (default 0:100)")
     _add_run_options(bench)
     return parser
 
@@ -224,7 +240,7 @@ class _VersionAction(argparse.Action):
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
 SCENARIO_NAMES: tuple[str, ...] = (
-    "ca", "detect", "embed", "energy", "full", "glider", "routing", "throughput",
+    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput",
 )
 ROUTER_CHOICES = ("shortest", "semantic")
 

@@ -43,4 +43,19 @@ class SpawnShard:
     payload: str = "memory"
 
 
-Command = StampPattern | Reseed | SpawnShard
+@dataclass(frozen=True, slots=True)
+class PulseNow:
+    """Bot ``bot`` pulses its tile with its active adapter; None: every bot that has one."""
+
+    bot: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartWave:
+    """Start a LoRA wave of resident adapter ``adapter`` at bot ``bot``."""
+
+    bot: tuple[int, int]
+    adapter: str
+
+
+Command = StampPattern | Reseed | SpawnShard | PulseNow | StartWave

@@ -114,6 +114,18 @@ class TrafficConfig(_Section):
     memories_per_bot: Positive = 4
 
 
+class PulseConfig(_Section):
+    """Tier 3: the pulse network, its LoRA adapters, and when bots pulse."""
+
+    enabled: bool = False
+    budget: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 8
+    every: Annotated[int, msgspec.Meta(ge=0)] = 0
+    adapter: str = ""
+    scorer: Literal["net", "random"] = "net"
+    adapters: str = "assets/adapters"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+
 class LogConfig(_Section):
     """What the event log records beyond the events systems emit."""
 
@@ -140,6 +152,7 @@ class Config(_Section):
     embed: EmbedConfig = msgspec.field(default_factory=EmbedConfig)
     route: RouteConfig = msgspec.field(default_factory=RouteConfig)
     traffic: TrafficConfig = msgspec.field(default_factory=TrafficConfig)
+    pulse: PulseConfig = msgspec.field(default_factory=PulseConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     serve: ServeConfig = msgspec.field(default_factory=ServeConfig)
 

@@ -181,7 +181,7 @@ class Alight(Event, tag="alight", frozen=True):
 
 
 DROP_REASONS: tuple[str, ...] = (
-    "inbox_full", "link_lost", "no_route", "stalled", "src_down", "target_down",
+    "inbox_full", "link_lost", "no_route", "stalled", "src_down", "target_down", "duplicate",
 )
 
 
@@ -193,13 +193,45 @@ class Dropped(Event, tag="dropped", frozen=True):
     reason: str
 
 
+class Pulse(Event, tag="pulse", frozen=True):
+    """Bot ``bot`` pulsed its tile with ``adapter`` (or the ``random`` control): ``cells`` set."""
+
+    bot: Cell
+    adapter: str
+    cells: int
+
+
+class WaveStart(Event, tag="wave_start", frozen=True):
+    """LoRA wave ``wave`` of adapter ``adapter`` (content hash ``digest``) starts at ``bot``."""
+
+    wave: int
+    bot: Cell
+    adapter: str
+    digest: str
+
+
+class Adopt(Event, tag="adopt", frozen=True):
+    """The wave's front reached ``bot`` (from ``src``; None at its start): the adapter is active.
+
+    ``loaded`` says whether the bot's process had to add the adapter from the shard's weights.
+    """
+
+    wave: int
+    bot: Cell
+    src: Cell | None
+    adapter: str
+    loaded: bool
+
+
 AnyEvent = (
     Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
     | Spawn | Hop | Retry | Delivered | Expired | Dropped | Board | Handoff | Alight
+    | Pulse | WaveStart | Adopt
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
     Spawn, Hop, Retry, Delivered, Expired, Dropped, Board, Handoff, Alight,
+    Pulse, WaveStart, Adopt,
 )
 TERMINAL_KINDS: tuple[str, ...] = ("delivered", "expired", "dropped")
 

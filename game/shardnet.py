@@ -20,7 +20,7 @@ from components.shard import Shard
 from game.commands import SpawnShard
 from game.config import Config
 from game.errors import BadInput
-from game.events import Delivered, Dropped, EventBus, Expired
+from game.events import Delivered, Dropped, EventBus, Expired, Spawn
 from game.topology import Cell, cells
 from game.trails import Wires
 
@@ -58,6 +58,10 @@ class ShardNet:
     trail_deposit: float = 0.0
     trail_falloff: float = 1.0
     confidence: float = 0.35
+    pulse_requests: list[Cell | None] = field(default_factory=list)
+    wave_starts: list[tuple[Cell, str]] = field(default_factory=list)
+    arrivals: list[Shard] = field(default_factory=list)
+    wave_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def live(self) -> list[Cell]:
         """The mesh cells whose bots are up, row-major."""
@@ -83,6 +87,12 @@ class ShardNet:
         if self.wires is not None and self.energy is not None:
             self.wires.deposit(self.energy, a, b, self.shard_deposit)
 
+    def spawn(self, events: EventBus, shard: Shard) -> None:
+        """Create ``shard``'s entity at its source, queue it for routing, log its ``spawn``."""
+        self.new.append(esper.create_entity(shard))
+        events.emit(Spawn(tick=shard.spawn_tick, shard=shard.id, src=shard.src,
+                          target=shard.target, payload=shard.payload, text=shard.text))
+
     def deliver(self, events: EventBus, tick: int, eid: int, shard: Shard) -> None:
         """End the shard as delivered where it is now, reinforcing its path's trail.
 
@@ -90,7 +100,18 @@ class ShardNet:
         at a bot whose own profile matches it at least ``confidence`` (what that bot can tell
         by itself). Reinforcing every delivery would let misdelivered shards build trails that
         draw more shards to the wrong bots.
+
+        An adapter shard of a wave the bot has already seen is dropped (``duplicate``); the
+        first one is delivered and queued in ``arrivals`` for the pulse system.
         """
+        if shard.payload == "adapter" and shard.wave is not None:
+            waves = self.bots[shard.at].waves
+            if shard.wave in waves:
+                self.end(events, eid, Dropped(tick=tick, shard=shard.id, at=shard.at,
+                                              reason="duplicate"))
+                return
+            waves.add(shard.wave)
+            self.arrivals.append(shard)
         if self.wires is not None and self.energy is not None and self._good(shard):
             self.wires.reinforce(self.energy, shard.path, self.trail_deposit,
                                  self.trail_falloff)

@@ -28,6 +28,7 @@ from game.schedule import Schedule
 if TYPE_CHECKING:
     from game.shardnet import ShardNet
     from systems.mirror import StateSnapshot
+    from systems.pulse import PulseSystem
 
 _world_ids = itertools.count()
 
@@ -84,6 +85,39 @@ class Sim:
         command = SpawnShard(text, src, target)
         self.net.check_spawn(command)
         self.post(command)
+
+    def pulse(self, bot: tuple[int, int] | None = None) -> None:
+        """Queue a pulse of ``bot`` (None: every bot with an active adapter) for the next tick.
+
+        Raises :class:`BadInput` (one line) when pulses are off or the bot is outside the mesh.
+        """
+        from game.commands import PulseNow
+
+        self._pulse_system()
+        if bot is not None:
+            self._check_bot(bot)
+        self.post(PulseNow(bot))
+
+    def start_wave(self, bot: tuple[int, int], adapter: str) -> None:
+        """Queue a LoRA wave of resident ``adapter`` from ``bot`` (see :mod:`systems.pulse`)."""
+        from game.commands import StartWave
+
+        self._pulse_system().check(adapter)
+        self._check_bot(bot)
+        self.post(StartWave(bot, adapter))
+
+    def _pulse_system(self) -> PulseSystem:
+        from systems.pulse import PulseSystem
+
+        system = self.schedule.get("pulse")
+        if not isinstance(system, PulseSystem):
+            raise BadInput("this run has no pulses (set pulse.enabled: true)")
+        return system
+
+    def _check_bot(self, bot: tuple[int, int]) -> None:
+        rows, cols = self.config.mesh.rows, self.config.mesh.cols
+        if not (0 <= bot[0] < rows and 0 <= bot[1] < cols):
+            raise BadInput(f"bot {list(bot)} is outside the {rows}x{cols} mesh")
 
     def population(self) -> int:
         """Live cells now."""
@@ -182,7 +216,7 @@ def build_sim(
         if events_path is not None:
             log_file = open_for_writing(events_path, "the event log")  # LogSystem closes it
         traffic = None
-        if shards or (shards is None and config.traffic.rate > 0):
+        if shards or (shards is None and config.traffic.rate > 0) or config.pulse.enabled:
             from game.shardnet import build_net
             from game.traffic import Traffic
 
@@ -212,6 +246,10 @@ def build_sim(
                 from systems.glider import GliderSystem
 
                 sim.schedule.add(GliderSystem(sim, sim.net))
+            if config.pulse.enabled:
+                from systems.pulse import PulseSystem
+
+                sim.schedule.add(PulseSystem(sim, sim.net))
         sim.schedule.add(LogSystem(sim, log_file))
         if mirror:
             sim.schedule.add(MirrorSystem(sim, sim.snapshots))

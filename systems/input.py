@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import queue
 
-import esper
 import numpy as np
 
 from components.shard import Shard
-from game.commands import Command, Reseed, SpawnShard, StampPattern
+from game.commands import Command, PulseNow, Reseed, SpawnShard, StampPattern, StartWave
 from game.events import Reseed as ReseedEvent
-from game.events import Spawn, Stamp
+from game.events import Stamp
 from game.schedule import System
 from game.traffic import Traffic
 from game.world import Sim
@@ -82,6 +81,14 @@ class InputSystem(System):
             )
         elif isinstance(command, SpawnShard):
             self.spawn(command, tick)
+        elif isinstance(command, PulseNow | StartWave):
+            net = sim.net
+            if net is None:
+                raise RuntimeError("this world has no bots (build_sim(..., shards=True))")
+            if isinstance(command, PulseNow):
+                net.pulse_requests.append(command.bot)
+            else:
+                net.wave_starts.append((command.bot, command.adapter))
 
     def spawn(self, command: SpawnShard, tick: int) -> None:
         """Create the shard entity at its source bot and log its ``spawn`` event."""
@@ -99,6 +106,4 @@ class InputSystem(System):
             path=[command.src],
             payload="adapter" if command.payload == "adapter" else "memory",
         )
-        net.new.append(esper.create_entity(shard))
-        self.sim.events.emit(Spawn(tick=tick, shard=shard.id, src=shard.src,
-                                   target=shard.target, payload=shard.payload, text=shard.text))
+        net.spawn(self.sim.events, shard)

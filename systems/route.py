@@ -52,6 +52,7 @@ class RouteSystem(System):
         self.cfg = cfg
         self.admit_limit = max(1, math.floor(cfg.admit * cfg.inbox))
         self.order = sorted(net.bots)
+        self._direct: ShortestRouter | None = None
 
     def router(self) -> Router:
         """The configured router, built on first use (the semantic one needs profiles)."""
@@ -69,6 +70,19 @@ class RouteSystem(System):
             else:
                 net.router = ShortestRouter(net.rows, net.cols, down)
         return net.router
+
+    def router_for(self, shard: Shard) -> Router:
+        """The configured router; a shard with a named target goes by the shortest router.
+
+        A target needs no semantic search, and an adapter shard's vector is not an embedding.
+        """
+        router = self.router()
+        if shard.target is None or isinstance(router, ShortestRouter):
+            return router
+        if self._direct is None:
+            down = [c for c, b in self.net.bots.items() if b.down]
+            self._direct = ShortestRouter(self.net.rows, self.net.cols, down)
+        return self._direct
 
     def process(self) -> None:
         """Admit, forward, update states."""
@@ -93,7 +107,7 @@ class RouteSystem(System):
                 bot.state = "busy" if bot.inbox else "idle"
 
     def _admit(self, tick: int) -> None:
-        router = self.router() if self.net.new else None
+        router = self.router() if self.net.new else None  # built before the first decision
         for eid in self.net.new:
             shard = esper.component_for_entity(eid, Shard)
             bot = self.net.bots[shard.src]
@@ -101,7 +115,7 @@ class RouteSystem(System):
                 self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason="src_down"))
                 continue
             assert router is not None
-            decision = router.decide(shard, shard.at, shard.path)
+            decision = self.router_for(shard).decide(shard, shard.at, shard.path)
             if decision == DELIVER:
                 self._deliver(tick, eid, shard)
             elif isinstance(decision, str):
@@ -114,7 +128,7 @@ class RouteSystem(System):
         self.net.new.clear()
 
     def _forward(self, tick: int, bot: Bot, arrivals: dict[Cell, list[int]]) -> None:
-        cfg, net, router = self.cfg, self.net, self.router()
+        cfg, net = self.cfg, self.net
         events = self.sim.events
         slots = bot.capacity
         keep: deque[int] = deque()
@@ -124,7 +138,7 @@ class RouteSystem(System):
             if slots == 0:
                 self._wait(tick, eid, shard, keep)
                 continue
-            decision = router.decide(shard, bot.cell, shard.path)
+            decision = self.router_for(shard).decide(shard, bot.cell, shard.path)
             if decision == DELIVER:
                 self._deliver(tick, eid, shard)
                 continue
@@ -138,7 +152,8 @@ class RouteSystem(System):
                 continue
             receiver = net.bots[decision]
             full = len(receiver.inbox) + len(arrivals[decision]) >= receiver.inbox_size
-            if full and router.decide(shard, decision, [*shard.path, decision]) != DELIVER:
+            ahead = self.router_for(shard).decide(shard, decision, [*shard.path, decision])
+            if full and ahead != DELIVER:
                 self._wait(tick, eid, shard, keep)
                 continue
             slots -= 1
@@ -159,7 +174,7 @@ class RouteSystem(System):
             shard.path.append(decision)
             shard.hops += 1
             shard.attempts = shard.waiting = 0
-            if router.decide(shard, decision, shard.path) == DELIVER:
+            if self.router_for(shard).decide(shard, decision, shard.path) == DELIVER:
                 self._deliver(tick, eid, shard)
             elif shard.hops >= shard.ttl:
                 self._end(eid, Expired(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops))

@@ -31,6 +31,7 @@ from game.config import Config, override
 from game.eventlog import replay_matches, validate
 from game.routers import DELIVER, SemanticRouter, ShortestRouter, best_bot
 from game.topology import mean_distance, torus_distance
+from tests.helpers import assert_main_fails_in_one_line
 
 
 def bfs_distances(src: tuple[int, int], rows: int, cols: int,
@@ -326,16 +327,8 @@ def test_every_text_of_a_tick_goes_into_one_batched_encode() -> None:
 def test_bad_routing_input_is_one_line_and_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from game.cli import main
-
-    try:
-        code = main(["bench", "--scenario", "routing", "--shards", "2", *argv])
-    except SystemExit as exit_:  # argparse's usage errors
-        code = int(str(exit_.code))
-    err = capsys.readouterr().err
-    assert code == 2
-    assert message in err
-    assert err.count("\n") == 1
+    argv = ["bench", "--scenario", "routing", "--shards", "2", *argv]
+    assert_main_fails_in_one_line(argv, message, capsys)
 
 
 @pytest.mark.integration

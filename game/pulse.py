@@ -1,0 +1,101 @@
+"""The pulse network: a small neural cellular automaton that scores a tile's cells.
+
+A *pulse* is one application of a bot's adapted network to its tile: the network scores every
+cell from the tile's channels (alive, live neighbours, energy), and the pulse sets alive the
+``budget`` dead cells with the highest positive scores. The base network's output layer is zero,
+so the base alone scores every cell 0 and a pulse with it changes nothing: it is the canvas
+that LoRA adapters (``game.adapters``) write on.
+
+The network pads circularly with ``F.pad`` (peft's LoRA conv ignores ``padding_mode``), so it is
+exact on a torus. A tile is not a torus, so the pulse system runs the network over the whole
+lattice, once per adapter in use, and each pulsing bot takes its own tile's scores: every cell
+sees its true neighbourhood across tile borders, and one forward serves all 25 tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from torch.nn import functional
+
+CHANNELS: Final = 3  # alive, live neighbours / 8, log(1 + energy)
+HIDDEN: Final = 16
+_NEIGHBOURS = torch.ones(1, 1, 3, 3)
+_NEIGHBOURS[0, 0, 1, 1] = 0
+
+
+class PulseNet(nn.Module):
+    """Two 3×3 convolutions and a 1×1 output: 2,785 parameters, a score per cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(CHANNELS, HIDDEN, 3, padding=0)
+        self.c2 = nn.Conv2d(HIDDEN, HIDDEN, 3, padding=0)
+        self.out = nn.Conv2d(HIDDEN, 1, 1)
+        nn.init.zeros_(self.out.weight)  # the base is neutral: every score 0
+        assert self.out.bias is not None
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``(N, H, W)`` for features ``(N, CHANNELS, H, W)`` on a torus."""
+        y = functional.relu(self.c1(functional.pad(x, (1, 1, 1, 1), mode="circular")))
+        y = functional.relu(self.c2(functional.pad(y, (1, 1, 1, 1), mode="circular")))
+        scores: torch.Tensor = self.out(y)[:, 0]
+        return scores
+
+
+def base_network(seed: int = 0) -> PulseNet:
+    """The base network with weights drawn from ``seed`` (the saved base overrides them)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return PulseNet()
+
+
+def live_neighbours(alive: torch.Tensor) -> torch.Tensor:
+    """Each cell's live Moore neighbours, for lattices ``(N, 1, H, W)`` on a torus."""
+    padded = functional.pad(alive, (1, 1, 1, 1), mode="circular")
+    return functional.conv2d(padded, _NEIGHBOURS)
+
+
+def settled(history: list[torch.Tensor]) -> torch.Tensor:
+    """Cells alive in every one of ``history``'s lattices: life that stays put.
+
+    Over three consecutive generations it counts a still life whole, a blinker's centre, two of
+    a glider's five cells, and little of an active region's churn.
+    """
+    out = history[0] > 0.5
+    for frame in history[1:]:
+        out = out & (frame > 0.5)
+    return out
+
+
+def features(alive: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
+    """The network's input channels for lattices ``(N, 1, H, W)`` on a torus."""
+    neighbours = live_neighbours(alive)
+    return torch.cat([alive, neighbours / 8.0, torch.log1p(energy)], dim=1)
+
+
+def choose_cells(scores: npt.NDArray[np.float32], alive: npt.NDArray[np.uint8],
+                 budget: int) -> npt.NDArray[np.intp]:
+    """The flat indices of up to ``budget`` dead cells with the highest positive scores.
+
+    Ties go to the lower index, so the same scores always choose the same cells.
+    """
+    flat = np.where(alive.ravel() == 0, scores.ravel(), -np.inf)
+    if budget <= 0:
+        return np.zeros(0, np.intp)
+    order = np.argsort(-flat, kind="stable")[:budget]
+    return order[flat[order] > 0].astype(np.intp)
+
+
+def life_step(alive: torch.Tensor) -> torch.Tensor:
+    """One Conway (B3/S23) generation of a batch of tori ``(N, 1, H, W)``, 0/1 floats.
+
+    The adapter trainer's rollouts: thousands of what-if lattices stepped as one batch.
+    """
+    neighbours = live_neighbours(alive)
+    return ((neighbours == 3) | ((alive > 0.5) & (neighbours == 2))).to(alive.dtype)

@@ -1,0 +1,20 @@
+"""Helpers shared by test modules."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def assert_main_fails_in_one_line(argv: list[str], message: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``cybermesh ARGV`` in-process exits 2 with one line on stderr containing ``message``."""
+    from game.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        code = int(str(exit_.code))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1

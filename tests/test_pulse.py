@@ -1,0 +1,274 @@
+"""Tier 3: the pulse network, its LoRA adapters, the pulse system and the LoRA wave."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from game.adapters import PulseModel, adapter_names, vector_digest
+from game.backends.reference import reference_step
+from game.config import Config, override
+from game.errors import BadInput
+from game.eventlog import validate
+from game.events import Adopt, Dropped, Pulse, WaveStart, decode_event
+from game.paths import ASSETS_DIR
+from game.pulse import base_network, choose_cells, features, life_step, settled
+from game.rules import parse_rule
+from game.topology import torus_distance
+from tests.helpers import assert_main_fails_in_one_line
+
+ADAPTERS = ASSETS_DIR / "adapters"
+
+
+def soup(seed: int, shape: tuple[int, int] = (16, 16)) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(1, 1, *shape, generator=gen) < 0.35).float()
+
+
+def test_torch_rollouts_step_life_like_the_reference_backend() -> None:
+    conway = parse_rule("B3/S23")
+    alive = torch.cat([soup(s, (12, 20)) for s in range(4)])
+    cells = alive[:, 0].numpy().astype(np.uint8)
+    for _ in range(20):
+        alive = life_step(alive)
+        cells = np.stack([reference_step(c, conway) for c in cells])
+        assert np.array_equal(alive[:, 0].numpy().astype(np.uint8), cells)
+
+
+def test_settled_counts_still_lifes_whole_and_little_of_what_moves() -> None:
+    block = torch.zeros(1, 1, 12, 12)
+    block[0, 0, 2:4, 2:4] = 1
+    blinker = torch.zeros(1, 1, 12, 12)
+    blinker[0, 0, 5, 4:7] = 1
+    glider = torch.zeros(1, 1, 12, 12)
+    for y, x in ((0, 1), (1, 2), (2, 0), (2, 1), (2, 2)):
+        glider[0, 0, 6 + y, 6 + x] = 1
+    for start, expected in ((block, 4), (blinker, 1), (glider, 2)):
+        frames = [start]
+        for _ in range(2):
+            frames.append(life_step(frames[-1]))
+        assert int(settled(frames).sum()) == expected
+
+
+def test_the_base_network_is_neutral() -> None:
+    net = base_network(0)
+    x = features(soup(1), torch.rand(1, 1, 16, 16))
+    scores = net(x)
+    assert torch.count_nonzero(scores) == 0
+    alive = soup(1)[0, 0].numpy().astype(np.uint8)
+    assert len(choose_cells(scores[0].detach().numpy(), alive, 8)) == 0
+
+
+def test_choose_cells_takes_the_best_positive_dead_cells_within_budget() -> None:
+    scores = np.array([[5.0, 4.0, -1.0], [3.0, 3.0, 0.0], [2.0, 9.0, 1.0]], np.float32)
+    alive = np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]], np.uint8)  # the 9.0 cell is alive
+    assert choose_cells(scores, alive, 3).tolist() == [0, 1, 3]  # 3 before 4 on the tie
+    assert choose_cells(scores, alive, 100).tolist() == [0, 1, 3, 4, 6, 8]  # positive only
+    assert choose_cells(scores, alive, 0).tolist() == []
+
+
+def test_adapters_are_named_small_and_switch_without_reloading() -> None:
+    assert adapter_names(ADAPTERS) == ["rule_persist", "rule_spark"]
+    for name in adapter_names(ADAPTERS):
+        weights = ADAPTERS / name / "adapter_model.safetensors"
+        assert weights.stat().st_size < 64 * 1024
+    model = PulseModel.from_folder(ADAPTERS)
+    x = features(soup(2), torch.rand(1, 1, 16, 16))
+    persist = model.scores(x, "rule_persist")
+    spark = model.scores(x, "rule_spark")
+    assert model.active == "rule_spark"
+    assert float((persist - spark).abs().max()) > 1e-3  # a different rule
+    assert torch.equal(model.scores(x, "rule_persist"), persist)
+    with pytest.raises(BadInput, match="unknown adapter 'rule_nope'"):
+        model.use("rule_nope")
+
+
+@pytest.mark.parametrize("name", ["rule_persist", "rule_spark"])
+def test_saved_adapters_reload_offline_with_the_scores_they_were_saved_with(name: str) -> None:
+    """training.json holds the adapter's scores on a fixed probe soup when it was saved."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from train_adapters import probe_features
+
+    probe = json.loads((ADAPTERS / name / "training.json").read_text())["probe"]
+    model = PulseModel.from_folder(ADAPTERS, [name])
+    scores = model.scores(probe_features(), name)[0].ravel().numpy()
+    assert np.allclose(scores, np.asarray(probe, np.float32), atol=1e-5)
+
+
+def test_an_adapter_travels_as_a_vector_and_arrives_the_same(tmp_path: Path) -> None:
+    model = PulseModel.from_folder(ADAPTERS, ["rule_persist"])
+    vector = model.vector("rule_persist")
+    digest = model.digest("rule_persist")
+    assert digest == vector_digest(vector)
+    other = PulseModel.from_folder(ADAPTERS, ["rule_spark"])
+    other.add_vector("rule_persist", vector, digest)
+    x = features(soup(3), torch.rand(1, 1, 16, 16))
+    assert torch.allclose(other.scores(x, "rule_persist"), model.scores(x, "rule_persist"),
+                          atol=1e-6)
+    tampered = vector.copy()
+    tampered[0] += 1.0
+    with pytest.raises(BadInput, match="do not match their hash"):
+        other.add_vector("rule_tampered", tampered, digest)
+    with pytest.raises(BadInput, match="too short"):
+        other.add_vector("rule_short", vector[:-4], vector_digest(vector[:-4]))
+
+
+def test_a_missing_adapter_folder_is_one_line(tmp_path: Path) -> None:
+    model = PulseModel.from_folder(ADAPTERS, [])
+    with pytest.raises(BadInput, match="no adapter 'rule_x'.*adapter_config.json is missing"):
+        model.load("rule_x", tmp_path / "rule_x")
+
+
+def pulse_config(**kw: object) -> Config:
+    cfg = override(override(Config(), "pulse.enabled", True), "detect.enabled", False)
+    for key, value in kw.items():
+        cfg = override(cfg, key.replace("__", "."), value)
+    return cfg
+
+
+def events_of(path: Path) -> list[object]:
+    return [decode_event(line) for line in path.read_bytes().splitlines()]
+
+
+@pytest.mark.integration
+def test_bots_pulse_their_own_tiles_within_budget(tmp_path: Path) -> None:
+    from game.world import build_sim
+
+    log = tmp_path / "events.jsonl"
+    sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=5), log)
+    try:
+        assert sim.net is not None
+        bots = sim.net.bots.values()
+        sim.step(5)  # tick 5: every bot pulses after the ca step
+        assert {b.state for b in bots} == {"pulsing"}
+        sim.step(1)
+        assert {b.state for b in bots} <= {"idle", "busy"}
+    finally:
+        sim.close()
+    pulses = [e for e in events_of(log) if isinstance(e, Pulse)]
+    assert len(pulses) == 25 and {p.tick for p in pulses} == {5}
+    assert all(0 < p.cells <= 8 and p.adapter == "rule_persist" for p in pulses)
+
+
+@pytest.mark.integration
+def test_a_pulse_only_sets_dead_cells_of_its_own_tile() -> None:
+    from game.world import build_sim
+
+    sim = build_sim(pulse_config(pulse__adapter="rule_persist"))
+    try:
+        sim.step(3)
+        sim.pulse((1, 2))
+        expected_ca = reference_step(sim.substrate.alive.copy(), sim.rule)
+        sim.step(1)
+        changed = np.argwhere(sim.substrate.alive != expected_ca)
+        assert 0 < len(changed) <= 8
+        assert all(16 <= y < 32 and 32 <= x < 48 for y, x in changed)  # bot (1, 2)'s tile
+        assert all(sim.substrate.alive[y, x] == 1 and expected_ca[y, x] == 0 for y, x in changed)
+    finally:
+        sim.close()
+
+
+@pytest.mark.integration
+def test_the_lora_wave_reaches_every_bot_at_its_hop_distance(tmp_path: Path) -> None:
+    from game.world import build_sim
+
+    log = tmp_path / "events.jsonl"
+    sim = build_sim(pulse_config(), log)
+    try:
+        sim.step(2)
+        assert sim.net is not None
+        sim.start_wave((2, 2), "rule_spark")
+        sim.step(12)
+        assert {b.adapter for b in sim.net.bots.values()} == {"rule_spark"}
+    finally:
+        sim.close()
+    events = events_of(log)
+    (start,) = [e for e in events if isinstance(e, WaveStart)]
+    adopts = [e for e in events if isinstance(e, Adopt)]
+    assert sorted(a.bot for a in adopts) == sorted((r, c) for r in range(5) for c in range(5))
+    for a in adopts:
+        assert a.wave == start.wave and a.adapter == "rule_spark"
+        hops = torus_distance(a.bot, start.bot, 5, 5)
+        # a hop a tick; a bot forwards 2 shards a tick (route.capacity) and sends 3 or 4
+        assert 0 <= a.tick - start.tick - hops <= 2
+    duplicates = [e for e in events if isinstance(e, Dropped)]
+    assert duplicates and all(d.reason == "duplicate" for d in duplicates)
+    assert {p.bot for p in events if isinstance(p, Pulse)} == {a.bot for a in adopts}
+    with log.open("rb") as lines:
+        report = validate(lines)
+    assert report.problem_count == 0, report.problems[:3]
+
+
+@pytest.mark.integration
+def test_pulse_commands_and_config_reject_bad_input() -> None:
+    from game.world import build_sim
+
+    with pytest.raises(BadInput, match="pulse.adapter 'rule_nope': no such adapter"):
+        build_sim(pulse_config(pulse__adapter="rule_nope"))
+    sim = build_sim(pulse_config())
+    try:
+        with pytest.raises(BadInput, match="no adapter 'rule_nope'"):
+            sim.start_wave((0, 0), "rule_nope")
+        with pytest.raises(BadInput, match=r"bot \[7, 0\] is outside the 5x5 mesh"):
+            sim.pulse((7, 0))
+    finally:
+        sim.close()
+    plain = build_sim(override(Config(), "detect.enabled", False))
+    try:
+        with pytest.raises(BadInput, match="no pulses"):
+            plain.pulse()
+    finally:
+        plain.close()
+
+
+@pytest.mark.integration
+def test_rule_persist_makes_soups_last_longer_than_no_pulse_and_a_random_pulse() -> None:
+    """The persistence experiment on 6 seeds (the bench runs 100): the gain is the adapter's."""
+    import argparse
+
+    from game.bench_pulse import scenario_pulse
+
+    args = argparse.Namespace(seeds=(100, 106), ticks=200, quick=False)
+    report = scenario_pulse(args, Config(), lambda text: None)
+    rows = {r["mode"]: r for r in report["rows"]}
+    assert rows["rule_persist"]["gain_low"] > 0.1
+    assert rows["rule_persist"]["settled"] > rows["random"]["settled"]
+    costs = report["costs"]
+    assert costs["adapters"] == 2 and costs["tiles"] == 25
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--scenario", "pulse", "--seeds", "5:3"], "expected A:B with 0 <= A < B"),
+    (["bench", "--scenario", "pulse", "--seeds", "x"], "expected A:B"),
+    (["serve", "--ticks", "1", "--no-web", "--set", "pulse.enabled=true",
+      "--set", "pulse.adapter=rule_nope"], "pulse.adapter 'rule_nope': no such adapter"),
+    (["serve", "--ticks", "1", "--no-web", "--set", "pulse.enabled=true",
+      "--set", "pulse.adapters=/nonexistent"], "cannot load the base network"),
+    (["serve", "--ticks", "1", "--no-web", "--set", "pulse.scorer=best"], "pulse.scorer"),
+])
+def test_bad_pulse_input_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_main_fails_in_one_line(argv, message, capsys)
+
+
+@pytest.mark.integration
+def test_the_same_seed_pulses_the_same_cells(tmp_path: Path) -> None:
+    from game.world import build_sim
+
+    logs = []
+    for run in range(2):
+        log = tmp_path / f"run{run}.jsonl"
+        sim = build_sim(pulse_config(pulse__adapter="rule_spark", pulse__every=4), log)
+        sim.start_wave((0, 0), "rule_persist")
+        sim.step(16)
+        sim.close()
+        logs.append(log.read_bytes())
+    assert logs[0] == logs[1]
+    assert b'"kind":"pulse"' in logs[0] and b'"kind":"adopt"' in logs[0]
