@@ -52,14 +52,14 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def choose_device(requested: str) -> str:
-    """Resolve ``embed.device``: ``auto`` picks mps, then cuda, then cpu.
+def choose_device(requested: str, key: str = "embed.device") -> str:
+    """Resolve a device setting (``key``): ``auto`` picks mps, then cuda, then cpu.
 
     An explicit device that torch cannot use here raises :class:`EmbedError`. ``cpu`` never
     imports torch.
     """
     if requested not in DEVICES:
-        raise EmbedError(f"embed.device {requested}: expected one of {', '.join(DEVICES)}")
+        raise EmbedError(f"{key} {requested}: expected one of {', '.join(DEVICES)}")
     if requested == "cpu":
         return "cpu"
     import torch
@@ -70,11 +70,11 @@ def choose_device(requested: str) -> str:
         return "mps" if mps else "cuda" if cuda else "cpu"
     if requested == "cuda" and not cuda:
         raise EmbedError(
-            "embed.device cuda: not available on this machine (torch sees no CUDA device)"
+            f"{key} cuda: not available on this machine (torch sees no CUDA device)"
         )
     if requested == "mps" and not mps:
         raise EmbedError(
-            "embed.device mps: not available on this machine (torch sees no MPS device; "
+            f"{key} mps: not available on this machine (torch sees no MPS device; "
             "it needs Apple silicon and macOS 12.3+)"
         )
     return requested

@@ -46,7 +46,8 @@ class PulseSystem(System):
         cfg = sim.config.pulse
         self.cfg = cfg
         folder = project_path(cfg.adapters)
-        self.model = PulseModel.from_folder(folder, device=choose_device(cfg.device))
+        device = choose_device(cfg.device, "pulse.device")
+        self.model = PulseModel.from_folder(folder, device=device)
         self.torch = torch
         if cfg.adapter and not self.model.has(cfg.adapter):
             raise BadInput(f"pulse.adapter {cfg.adapter!r}: no such adapter in {folder} "

@@ -258,6 +258,14 @@ def test_bad_pulse_input_is_one_line_and_exit_2(
     assert_main_fails_in_one_line(argv, message, capsys)
 
 
+def test_a_device_torch_cannot_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: pulse.device cuda is valid here")
+    argv = ["serve", "--ticks", "1", "--no-web", "--set", "pulse.enabled=true",
+            "--set", "pulse.device=cuda"]
+    assert_main_fails_in_one_line(argv, "pulse.device cuda: not available", capsys)
+
+
 @pytest.mark.integration
 def test_the_same_seed_pulses_the_same_cells(tmp_path: Path) -> None:
     from game.world import build_sim

@@ -785,7 +785,10 @@ class _PhaseTable:
     rx: IntArray
 
 
-_PHASE_CELLS: dict[int, tuple[Classification, list[tuple[IntArray, IntArray]]]] = {}
+# Each classification's phases as cell coordinates, least recently used forgotten first: the
+# same bound as the shape caches, since an active soup classifies thousands of new shapes.
+_PHASE_CELLS: OrderedDict[int, tuple[Classification, list[tuple[IntArray, IntArray]]]] = (
+    OrderedDict())
 
 
 def _nonzero64(cells: Cells) -> tuple[IntArray, IntArray]:
@@ -802,9 +805,11 @@ def _phase_table(classes: Sequence[Classification]) -> _PhaseTable:
         cached = _PHASE_CELLS.get(id(c))
         if cached is None or cached[0] is not c:
             cached = (c, [_nonzero64(ph) for ph in c.phases])
-            if len(_PHASE_CELLS) > 100_000:
-                _PHASE_CELLS.clear()
             _PHASE_CELLS[id(c)] = cached
+            while len(_PHASE_CELLS) > SHAPES_KEPT:
+                _PHASE_CELLS.popitem(last=False)
+        else:
+            _PHASE_CELLS.move_to_end(id(c))
         cells = cached[1]
         periods.append(max(c.period, 1))
         dxs.append(c.dx)
