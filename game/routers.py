@@ -53,13 +53,11 @@ class Hints:
         index = {k: i for i, k in enumerate(keys)}
         self._link = index
         down = frozenset(down)
-        self._directed: dict[tuple[Cell, Cell], int] = {}
         self._slots: dict[Cell, list[tuple[Cell, int]]] = {}
         rows: list[list[int]] = []
         for a in cells(wires.rows, wires.cols):
             for n in neighbours(a, wires.rows, wires.cols):
                 self._slots.setdefault(a, []).append((n, len(rows)))
-                self._directed[(a, n)] = len(rows)
                 rows.append([index[(min(n, m), max(n, m))]
                              for m in neighbours(n, wires.rows, wires.cols)
                              if m != a and m not in down])
@@ -97,7 +95,11 @@ class Hints:
         return self._levels[self._link[(min(a, b), max(a, b))]]
 
     def onward_from(self, a: Cell) -> dict[Cell, float]:
-        """:meth:`onward` for every neighbour of ``a`` at once (one dict, built once a tick)."""
+        """The onward trail through each neighbour of ``a``, by neighbour.
+
+        Through ``n``: the strongest level among ``n``'s other live links, not back to ``a``
+        (one dict per bot, built once a tick).
+        """
         if self._stale:
             self._read()
         trails = self._from.get(a)
@@ -105,12 +107,6 @@ class Hints:
             onward = self._onward
             trails = self._from[a] = {n: onward[i] for n, i in self._slots[a]}
         return trails
-
-    def onward(self, a: Cell, n: Cell) -> float:
-        """The strongest trail leading on from neighbour ``n`` of ``a``, not back to ``a``."""
-        if self._stale:
-            self._read()
-        return self._onward[self._directed[(a, n)]]
 
 
 class ShortestRouter:
@@ -238,7 +234,7 @@ class SemanticRouter:
 
         Without hints, the neighbour with the most similar profile (greedy). With energy
         hints, the neighbour with the strongest trail leading *on* from it
-        (:meth:`Hints.onward`): a neighbour whose trails all lead into it is where other
+        (:meth:`Hints.onward_from`): a neighbour whose trails all lead into it is where other
         shards were delivered, a dead end for this one, which would have recognised that
         neighbour's profile. Similarity breaks ties. ``similarity`` maps each bot the shard
         knows to its profile's cosine with the shard.

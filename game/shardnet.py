@@ -21,7 +21,7 @@ from game.commands import SpawnShard
 from game.config import Config
 from game.errors import BadInput
 from game.events import Delivered, Dropped, EventBus, Expired, Spawn
-from game.topology import Cell, cells
+from game.topology import Cell, cells, check_inside
 from game.trails import Wires
 
 if TYPE_CHECKING:
@@ -130,12 +130,8 @@ class ShardNet:
     def check_spawn(self, command: SpawnShard) -> None:
         """Raise :class:`BadInput` (one line) when ``command`` names a bot outside the mesh."""
         for what, cell in (("src", command.src), ("target", command.target)):
-            if cell is None:
-                continue
-            if not (0 <= cell[0] < self.rows and 0 <= cell[1] < self.cols):
-                raise BadInput(
-                    f"shard {what} {list(cell)} is outside the {self.rows}x{self.cols} mesh"
-                )
+            if cell is not None:
+                check_inside(f"shard {what}", cell, self.rows, self.cols)
         if not command.text.strip():
             raise BadInput("a shard needs a non-empty text")
         if command.payload not in ("memory", "adapter"):
@@ -157,8 +153,7 @@ def build_net(
     rows, cols = config.mesh.rows, config.mesh.cols
     route = config.route
     for cell in route.down:
-        if not (0 <= cell[0] < rows and 0 <= cell[1] < cols):
-            raise BadInput(f"route.down: bot {list(cell)} is outside the {rows}x{cols} mesh")
+        check_inside("route.down: bot", cell, rows, cols)
     corpus = load_corpus()
     k = config.traffic.memories_per_bot
     short = [t for t, texts in corpus.items() if len(texts) <= k]

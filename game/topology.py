@@ -47,6 +47,14 @@ def neighbours(cell: Cell, rows: int, cols: int) -> tuple[Cell, ...]:
     return tuple(out)
 
 
+def check_inside(what: str, cell: Cell, rows: int, cols: int) -> None:
+    """Raise :class:`BadInput` (one line, naming ``what``) unless ``cell`` is on the mesh."""
+    if not (0 <= cell[0] < rows and 0 <= cell[1] < cols):
+        from game.errors import BadInput
+
+        raise BadInput(f"{what} {list(cell)} is outside the {rows}x{cols} mesh")
+
+
 def cells(rows: int, cols: int) -> list[Cell]:
     """Every mesh cell in row-major order (the order bots are processed in)."""
     return [(r, c) for r in range(rows) for c in range(cols)]

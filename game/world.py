@@ -24,6 +24,7 @@ from game.files import open_for_writing
 from game.mailbox import Latest
 from game.rules import Rule, parse_rule
 from game.schedule import Schedule
+from game.topology import check_inside
 
 if TYPE_CHECKING:
     from game.shardnet import ShardNet
@@ -95,7 +96,7 @@ class Sim:
 
         self._pulse_system()
         if bot is not None:
-            self._check_bot(bot)
+            check_inside("bot", bot, self.config.mesh.rows, self.config.mesh.cols)
         self.post(PulseNow(bot))
 
     def start_wave(self, bot: tuple[int, int], adapter: str) -> None:
@@ -103,7 +104,7 @@ class Sim:
         from game.commands import StartWave
 
         self._pulse_system().check(adapter)
-        self._check_bot(bot)
+        check_inside("bot", bot, self.config.mesh.rows, self.config.mesh.cols)
         self.post(StartWave(bot, adapter))
 
     def _pulse_system(self) -> PulseSystem:
@@ -113,11 +114,6 @@ class Sim:
         if not isinstance(system, PulseSystem):
             raise BadInput("this run has no pulses (set pulse.enabled: true)")
         return system
-
-    def _check_bot(self, bot: tuple[int, int]) -> None:
-        rows, cols = self.config.mesh.rows, self.config.mesh.cols
-        if not (0 <= bot[0] < rows and 0 <= bot[1] < cols):
-            raise BadInput(f"bot {list(bot)} is outside the {rows}x{cols} mesh")
 
     def population(self) -> int:
         """Live cells now."""

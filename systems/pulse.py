@@ -18,12 +18,16 @@ from collections import defaultdict
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
 from components.bot import Bot
 from components.shard import Shard
+from game.adapters import PulseModel, vector_digest
+from game.embedding import choose_device
 from game.errors import BadInput
 from game.events import Adopt, Pulse, WaveStart
 from game.paths import project_path
+from game.pulse import choose_cells, features
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, neighbours
@@ -36,11 +40,6 @@ class PulseSystem(System):
     phase = "pulse"
 
     def __init__(self, sim: Sim, net: ShardNet) -> None:
-        import torch
-
-        from game.adapters import PulseModel
-        from game.embedding import choose_device
-
         self.sim = sim
         self.net = net
         cfg = sim.config.pulse
@@ -48,7 +47,6 @@ class PulseSystem(System):
         folder = project_path(cfg.adapters)
         device = choose_device(cfg.device, "pulse.device")
         self.model = PulseModel.from_folder(folder, device=device)
-        self.torch = torch
         if cfg.adapter and not self.model.has(cfg.adapter):
             raise BadInput(f"pulse.adapter {cfg.adapter!r}: no such adapter in {folder} "
                            f"(there: {', '.join(self.model.names) or 'none'})")
@@ -91,32 +89,32 @@ class PulseSystem(System):
 
     def _start_wave(self, tick: int, bot: Bot, adapter: str, pending: dict[Cell, Bot]) -> None:
         wave = next(self.net.wave_ids)
-        digest = self.model.digest(adapter)
+        vector = self.model.vector(adapter)
+        digest = vector_digest(vector)
         self.sim.events.emit(WaveStart(tick=tick, wave=wave, bot=bot.cell, adapter=adapter,
                                        digest=digest))
         bot.waves.add(wave)
-        self._take(tick, bot, adapter, wave, None, False, pending)
+        self._take(tick, bot, adapter, wave, None, False, vector, digest, pending)
 
     def _adopt(self, tick: int, shard: Shard, pending: dict[Cell, Bot]) -> None:
         bot = self.net.bots[shard.at]
         adapter = shard.text
         loaded = not self.model.has(adapter)
+        assert shard.vector is not None and shard.wave is not None
         if loaded:
-            assert shard.vector is not None
             self.model.add_vector(adapter, shard.vector, shard.digest)
-        assert shard.wave is not None
-        self._take(tick, bot, adapter, shard.wave, shard.src, loaded, pending)
+        self._take(tick, bot, adapter, shard.wave, shard.src, loaded, shard.vector, shard.digest,
+                   pending)
 
     def _take(self, tick: int, bot: Bot, adapter: str, wave: int, src: Cell | None,
-              loaded: bool, pending: dict[Cell, Bot]) -> None:
-        """``bot`` makes ``adapter`` active, pulses, and passes the wave on."""
+              loaded: bool, vector: npt.NDArray[np.float32], digest: str,
+              pending: dict[Cell, Bot]) -> None:
+        """``bot`` makes ``adapter`` active, pulses, and passes the wave on (the same weights)."""
         net = self.net
         self.sim.events.emit(Adopt(tick=tick, wave=wave, bot=bot.cell, src=src, adapter=adapter,
                                    loaded=loaded))
         bot.adapter = adapter
         pending[bot.cell] = bot
-        vector = self.model.vector(adapter)
-        digest = self.model.digest(adapter)
         for n in neighbours(bot.cell, net.rows, net.cols):
             if n == src or net.bots[n].down:
                 continue
@@ -127,10 +125,7 @@ class PulseSystem(System):
 
     def _pulse(self, tick: int, bots: list[Bot]) -> None:
         """One forward per adapter in use; each bot sets its tile's best dead cells alive."""
-        from game.pulse import choose_cells, features
-
         sim, cfg = self.sim, self.cfg
-        torch = self.torch
         sub = sim.substrate
         tile = sim.config.mesh.tile
         groups: dict[str, list[Bot]] = defaultdict(list)

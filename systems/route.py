@@ -64,7 +64,6 @@ class RouteSystem(System):
                 hints = None
                 if cfg.hints and net.wires is not None and net.energy is not None:
                     hints = Hints(net.wires, net.energy, down)
-                    hints.refresh()
                 net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon,
                                             net.profiles(), cfg.confidence, hints)
             else:
@@ -107,14 +106,12 @@ class RouteSystem(System):
                 bot.state = "busy" if bot.inbox else "idle"
 
     def _admit(self, tick: int) -> None:
-        router = self.router() if self.net.new else None  # built before the first decision
         for eid in self.net.new:
             shard = esper.component_for_entity(eid, Shard)
             bot = self.net.bots[shard.src]
             if bot.down:
                 self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason="src_down"))
                 continue
-            assert router is not None
             decision = self.router_for(shard).decide(shard, shard.at, shard.path)
             if decision == DELIVER:
                 self._deliver(tick, eid, shard)
@@ -138,7 +135,8 @@ class RouteSystem(System):
             if slots == 0:
                 self._wait(tick, eid, shard, keep)
                 continue
-            decision = self.router_for(shard).decide(shard, bot.cell, shard.path)
+            router = self.router_for(shard)
+            decision = router.decide(shard, bot.cell, shard.path)
             if decision == DELIVER:
                 self._deliver(tick, eid, shard)
                 continue
@@ -152,8 +150,7 @@ class RouteSystem(System):
                 continue
             receiver = net.bots[decision]
             full = len(receiver.inbox) + len(arrivals[decision]) >= receiver.inbox_size
-            ahead = self.router_for(shard).decide(shard, decision, [*shard.path, decision])
-            if full and ahead != DELIVER:
+            if full and router.decide(shard, decision, [*shard.path, decision]) != DELIVER:
                 self._wait(tick, eid, shard, keep)
                 continue
             slots -= 1
@@ -174,7 +171,7 @@ class RouteSystem(System):
             shard.path.append(decision)
             shard.hops += 1
             shard.attempts = shard.waiting = 0
-            if self.router_for(shard).decide(shard, decision, shard.path) == DELIVER:
+            if router.decide(shard, decision, shard.path) == DELIVER:
                 self._deliver(tick, eid, shard)
             elif shard.hops >= shard.ttl:
                 self._end(eid, Expired(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops))

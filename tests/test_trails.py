@@ -55,7 +55,7 @@ def test_hints_read_levels_and_onward_trails_like_one_link_at_a_time() -> None:
             assert hints.level(a, n) == pytest.approx(wires.level(energy, a, n), rel=1e-5)
             onward = [wires.level(energy, n, m) for m in neighbours(n, rows, cols)
                       if m != a and m not in down]
-            assert hints.onward(a, n) == pytest.approx(max(onward, default=0.0), rel=1e-5)
+            assert hints.onward_from(a)[n] == pytest.approx(max(onward, default=0.0), rel=1e-5)
     energy += 1.0  # the next tick: refresh reads the field again
     hints.refresh()
     assert hints.level((0, 0), (0, 1)) == pytest.approx(
@@ -83,8 +83,8 @@ def test_hinted_search_passes_a_dead_end_for_the_trail_that_leads_on() -> None:
     hints = Hints(wires, energy)
     hints.refresh()
     assert hints.level((2, 2), (2, 1)) > hints.level((2, 2), (1, 2))
-    assert hints.onward((2, 2), (2, 1)) == pytest.approx(1.0)
-    assert hints.onward((2, 2), (1, 2)) == pytest.approx(2.0)
+    assert hints.onward_from((2, 2))[(2, 1)] == pytest.approx(1.0)
+    assert hints.onward_from((2, 2))[(1, 2)] == pytest.approx(2.0)
     # confidence above any cosine: no profile in sight matches, so the shard searches
     router = SemanticRouter(rows, cols, [], 1, profiles, confidence=1.1, hints=hints)
     shard = Shard(1, "x", (2, 3), None, 10, vector=profiles[(4, 4)], at=(2, 2),
