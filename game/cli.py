@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=None, help="port (default 8765; 0 = free)")
     serve.add_argument("--ticks", type=_nonneg_int, metavar="N", help="stop after N ticks")
     serve.add_argument("--no-web", action="store_true", help="do not start the web mirror")
+    serve.add_argument("--token", default=None,
+                       help="the control token (default: serve.token, else a random one)")
     _add_run_options(serve)
 
     bench = sub.add_parser(
@@ -214,13 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mesh", type=_mesh, metavar="RxC", help="mesh rows x cols, e.g. 3x3")
     g.add_argument("--soak", type=_positive_float, metavar="SECONDS",
                    help="routing: a stress run of SECONDS at half capacity; full: how long "
-                   "(default 60); both report RSS growth")
+                   "(default 60); both report RSS growth; web: how long the dashboards watch "
+                   "(default 300, --quick 60)")
     g.add_argument("--state-dumps", metavar="FILE",
                    help="routing: write the full state after every tick (JSONL), the baseline "
                    "of scripts/check_compression_ratio.py")
     p = bench.add_argument_group("pulse scenario")
     p.add_argument("--seeds", type=_seed_range, metavar="A:B",
                    help="pulse: the soups' seeds A..B-1 (default 0:100)")
+    w = bench.add_argument_group("web scenario")
+    w.add_argument("--clients", type=_positive_int, metavar="N",
+                   help="web: dashboards in headless chromium (default 8)")
     _add_run_options(bench)
     return parser
 
@@ -240,7 +246,7 @@ class _VersionAction(argparse.Action):
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
 SCENARIO_NAMES: tuple[str, ...] = (
-    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput",
+    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput", "web",
 )
 ROUTER_CHOICES = ("shortest", "semantic")
 
@@ -277,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_detect(args)
         if args.command == "serve":
+            # A real-time run shares the CPUs with its clients (and, on a laptop, the browser):
+            # torch's OpenMP threads must sleep when idle, not spin. Spinning, a 2-core machine
+            # under load ran 3.8 ticks/s with traffic instead of 14.6 (TROUBLESHOOTING).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from game.serve import run_serve
 
             return run_serve(args, load_run_config(args))

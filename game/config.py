@@ -133,10 +133,17 @@ class LogConfig(_Section):
 
 
 class ServeConfig(_Section):
-    """Where the web mirror listens."""
+    """Where the web mirror listens, how often it sends frames, who may control the run."""
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8765
+    token: str = ""
+    fps: Annotated[float, msgspec.Meta(ge=1, le=120)] = 30.0
+    keyframe_every: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    client_queue: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    heartbeat: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
+    max_message: Annotated[int, msgspec.Meta(ge=64, le=65536)] = 4096
+    origins: list[str] = msgspec.field(default_factory=list)
 
 
 class Config(_Section):

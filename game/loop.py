@@ -88,12 +88,12 @@ class FixedStepLoop:
     # -- frames ----------------------------------------------------------------------------------
 
     def frame(self) -> int:
-        """Apply queued controls and run the ticks due since the last frame; returns how many."""
-        while True:
-            try:
-                self._apply(self._controls.get_nowait())
-            except queue.Empty:
-                break
+        """Apply queued controls and run the ticks due since the last frame; returns how many.
+
+        Controls that arrive during a frame's catch-up ticks are applied between them, so a
+        pause takes effect after the tick running when it came, not after the whole backlog.
+        """
+        self._drain_controls()
         now = self.clock()
         ran = 0
         if self.paused:
@@ -113,6 +113,12 @@ class FixedStepLoop:
             self._run_tick()
             self.accumulator -= dt
             ran += 1
+            if not self._controls.empty():
+                self._drain_controls()
+                if self.paused:
+                    self.accumulator = 0.0
+                    return ran
+                dt = self.dt
         if self.accumulator >= dt:
             # Still behind after the per-frame cap: drop the backlog, keep the phase.
             dropped = int(self.accumulator / dt)
@@ -120,13 +126,20 @@ class FixedStepLoop:
             self.accumulator -= dropped * dt
         return ran
 
+    def _drain_controls(self) -> None:
+        while True:
+            try:
+                self._apply(self._controls.get_nowait())
+            except queue.Empty:
+                break
+
     def _run_tick(self) -> None:
         self._tick()
         self._tick_times.append(self.clock())
 
     def ticks_per_second(self) -> float:
         """Measured tick rate over the last second (0 when idle)."""
-        times = self._tick_times
+        times = tuple(self._tick_times)  # one C-level copy: the tick thread may be appending
         if len(times) < 2:
             return 0.0
         now = self.clock()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import sys
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from game.config import Config
 from game.loop import FixedStepLoop
 from game.world import Sim, build_sim
+
+if TYPE_CHECKING:
+    from web.server import MirrorServer
 
 
 class StatusLine:
@@ -53,33 +57,78 @@ def status_text(sim: Sim, loop: FixedStepLoop, url: str | None) -> str:
     return f"{text} | {url}" if url else text
 
 
+class LiveRun:
+    """A simulation ticking at its rate, with the web mirror beside it (``serve``, ``view``).
+
+    ``frame()`` runs the ticks due now; the caller decides where that happens (the main thread
+    of ``serve``, a test's thread, the viewer's render loop). ``close()`` shuts the mirror down
+    (clients get a close frame) and then the simulation (the event log is flushed).
+    """
+
+    def __init__(self, config: Config, events: str | None = None, web: bool = True,
+                 ticks: int | None = None, token: str | None = None) -> None:
+        self.config = config
+        self.limit = ticks
+        self.token = token or config.serve.token or secrets.token_urlsafe(12)
+        self.server: MirrorServer | None = None
+        self.url: str | None = None
+        self.sim = build_sim(config, events_path=events, mirror=web)
+        self.loop = FixedStepLoop(self._tick, config.tick_rate, config.loop.max_frame_time,
+                                  config.loop.max_ticks_per_frame)
+
+    def _tick(self) -> None:
+        if not self.done:
+            self.sim.step()
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has reached its tick limit."""
+        return self.limit is not None and self.sim.tick >= self.limit
+
+    def load_model(self) -> None:
+        """Load the embedding model now, not inside the first tick (it takes seconds)."""
+        if self.sim.net is not None:
+            self.sim.net.embedder.load()
+
+    def start_web(self, host: str, port: int) -> str:
+        """Start the web mirror; returns its URL (raises BadInput for a busy port)."""
+        from web.control import Controller
+        from web.frames import hello_for
+        from web.server import MirrorServer
+
+        controller = Controller(self.sim, self.loop, self.token)
+        hello = hello_for(self.sim, controller.adapters(), self.config.serve.max_message)
+        self.server = MirrorServer(self.sim.frames, controller, hello, self.config.serve,
+                                   host, port)
+        bound_host, bound_port = self.server.start()
+        self.url = f"http://{bound_host}:{bound_port}"
+        return self.url
+
+    def run(self, stop: threading.Event, status: StatusLine | None = None) -> None:
+        """Tick until ``stop`` is set or the tick limit is reached."""
+        sim, loop = self.sim, self.loop
+        while not stop.is_set():
+            loop.frame()
+            if status is not None:
+                status.show(status_text(sim, loop, self.url))
+            if self.done:
+                break
+            stop.wait(min(0.05, loop.time_to_next_tick()))
+
+    def close(self) -> None:
+        """Close the mirror's clients and server, then the simulation (flushing the log)."""
+        try:
+            if self.server is not None:
+                self.server.stop()
+        finally:
+            self.sim.close()
+
+
 def run_serve(args: argparse.Namespace, config: Config) -> int:
     """Run until --ticks is reached or SIGINT/SIGTERM; returns the exit code."""
     host = args.host or config.serve.host
     port = config.serve.port if args.port is None else args.port
-    sim = build_sim(config, events_path=args.events, mirror=not args.no_web)
-    if sim.net is not None:
-        # Load the embedding model now, not inside the first tick (it takes seconds).
-        print("loading the embedding model ...", file=sys.stderr, flush=True)
-        try:
-            sim.net.embedder.load()
-        except BaseException:
-            sim.close()
-            raise
-    limit = args.ticks
-
-    def tick() -> None:
-        if limit is None or sim.tick < limit:
-            sim.step()
-
-    loop = FixedStepLoop(
-        tick,
-        config.tick_rate,
-        config.loop.max_frame_time,
-        config.loop.max_ticks_per_frame,
-    )
-    server = None
-    url = None
+    run = LiveRun(config, args.events, web=not args.no_web, ticks=args.ticks, token=args.token)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -88,39 +137,25 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     status = StatusLine()
     try:
+        if run.sim.net is not None:
+            print("loading the embedding model ...", file=sys.stderr, flush=True)
+            run.load_model()
         if not args.no_web:
-            from web.server import MirrorServer
-
-            server = MirrorServer(sim.snapshots, lambda: _loop_state(loop), host, port)
-            bound_host, bound_port = server.start()
-            url = f"http://{bound_host}:{bound_port}"
+            url = run.start_web(host, port)
             print(f"web mirror on {url}", file=sys.stderr, flush=True)
+            print(f"control token: {run.token}", file=sys.stderr, flush=True)
+        sim = run.sim
         print(
             f"backend {sim.backend.name}, lattice {sim.shape[1]}x{sim.shape[0]}, "
             f"rule {sim.rule}, seed {config.seed}, {config.tick_rate:g} ticks/s",
             file=sys.stderr,
             flush=True,
         )
-        while not stop.is_set():
-            loop.frame()
-            status.show(status_text(sim, loop, url))
-            if limit is not None and sim.tick >= limit:
-                break
-            stop.wait(min(0.05, loop.time_to_next_tick()))
-        status.show(status_text(sim, loop, url), force=True)
+        run.run(stop, status)
+        status.show(status_text(sim, run.loop, run.url), force=True)
     finally:
         status.close()
         for s, handler in old.items():
             signal.signal(s, handler)
-        if server is not None:
-            server.stop()
-        sim.close()
+        run.close()
     return 0
-
-
-def _loop_state(loop: FixedStepLoop) -> dict[str, Any]:
-    return {
-        "paused": loop.paused,
-        "tick_rate": loop.tick_rate,
-        "ticks_per_second": round(loop.ticks_per_second(), 2),
-    }

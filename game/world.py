@@ -28,7 +28,7 @@ from game.topology import check_inside
 
 if TYPE_CHECKING:
     from game.shardnet import ShardNet
-    from systems.mirror import StateSnapshot
+    from systems.mirror import MirrorFrame
     from systems.pulse import PulseSystem
 
 _world_ids = itertools.count()
@@ -50,7 +50,7 @@ class Sim:
         self.schedule = Schedule()
         self.tick = 0
         self.world = f"cybermesh-{next(_world_ids)}"
-        self.snapshots: Latest[StateSnapshot] = Latest()
+        self.frames: Latest[MirrorFrame] = Latest()
         self.net: ShardNet | None = None
         self._closed = False
         esper.switch_world(self.world)
@@ -174,14 +174,14 @@ def build_sim(
     """Create a ready-to-tick simulation from ``config``.
 
     ``events_path`` opens the JSONL event log; ``mirror`` adds the mirror system (its snapshot
-    mailbox is ``sim.snapshots``); ``shards`` builds tier 2 (bots, embed and route systems;
+    mailbox is ``sim.frames``); ``shards`` builds tier 2 (bots, embed and route systems;
     default: when ``traffic.rate`` > 0).
     """
     from systems.ca import CaSystem
     from systems.energy import EnergySystem
     from systems.input import InputSystem
     from systems.log import LogSystem
-    from systems.mirror import MirrorSystem
+    from systems.mirror import MirrorSystem, carry_events
 
     rule = parse_rule(config.lattice.rule)
     mesh = config.mesh
@@ -248,7 +248,8 @@ def build_sim(
                 sim.schedule.add(PulseSystem(sim, sim.net))
         sim.schedule.add(LogSystem(sim, log_file))
         if mirror:
-            sim.schedule.add(MirrorSystem(sim, sim.snapshots))
+            sim.frames = Latest(carry_events)
+            sim.schedule.add(MirrorSystem(sim, sim.frames))
         sim.events.emit(
             Start(
                 tick=0,

@@ -9,6 +9,7 @@ PACKAGES=(
   libglfw3 xvfb xdotool x11-utils                 # viewer window under a virtual display
   golly                                           # bgolly: trusted Life reference for tests and bench
   hyperfine                                       # whole-process timings in the bench
+  chromium fonts-dejavu-core                      # dashboard tests and the web bench (Playwright)
 )
 
 missing=()

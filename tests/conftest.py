@@ -9,6 +9,11 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# As `cybermesh serve` does: torch's OpenMP threads sleep when idle instead of spinning, since
+# tests run live simulations beside their clients (and browsers) on few cores. Set before any
+# test module imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def need(condition: bool, reason: str) -> None:
     """Skip when ``condition`` is false on a user's machine; fail instead in CI.

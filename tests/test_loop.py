@@ -82,3 +82,23 @@ def test_measured_ticks_per_second() -> None:
         clock.now += 0.01
         loop.frame()
     assert loop.ticks_per_second() == pytest.approx(50.0, rel=0.1)
+
+
+def test_a_pause_during_catch_up_ticks_stops_the_backlog_at_once() -> None:
+    clock = FakeClock()
+    loop: FixedStepLoop
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) == 2:  # another thread pauses while the frame is catching up
+            loop.post(Control("pause"))
+            loop.post(Control("step"))
+
+    ticks: list[int] = []
+    loop = FixedStepLoop(tick, 100.0, max_frame_time=0.25, max_ticks_per_frame=8, clock=clock)
+    loop.frame()
+    clock.now += 0.08  # 8 ticks due
+    assert loop.frame() == 2 and loop.paused
+    clock.now += 0.08
+    assert loop.frame() == 1  # the queued step, and nothing of the backlog
+    assert len(ticks) == 3

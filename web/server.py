@@ -1,26 +1,38 @@
-"""The web mirror's HTTP side: aiohttp in its own thread, fed from the simulation by mailbox.
+"""The web mirror: aiohttp in its own thread, fed from the simulation by a one-slot mailbox.
 
-The simulation never waits for the server: each tick the mirror system replaces the newest
-snapshot in a :class:`game.mailbox.Latest`; request handlers read whatever is newest.
-Routes so far: ``GET /healthz`` and ``GET /api/state`` (the dashboard and ``/ws`` frames build on
-them).
+The simulation never waits for the server. Each tick the mirror system replaces the newest
+frame in a :class:`game.mailbox.Latest`; the broadcaster takes it when ready (at most
+``serve.fps`` a second), encodes it once and offers it to every client. Each client has a small
+queue and its own writer task: a client that falls behind has its queue emptied and gets the
+newest frame as a keyframe, so a slow or stalled reader costs the others nothing. Routes:
+``GET /`` (dashboard), ``GET /ws`` (frames and control), ``GET /api/state``, ``GET /healthz``,
+``GET /static/...``. The protocol is in docs/web.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import threading
-from collections.abc import Callable
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
+from game.config import ServeConfig
 from game.errors import BadInput
 from game.mailbox import Latest
-from systems.mirror import StateSnapshot
+from systems.mirror import MirrorFrame
+from web.control import MAX_FRAME, Controller, parse
+from web.frames import Ack, Encoded, Error, FrameEncoder, Hello, Stats, encode, stamp
 
+STATIC = Path(__file__).resolve().parent / "static"
 _JSON = msgspec.json.Encoder()
 
 
@@ -28,44 +40,237 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=_JSON.encode(data), status=status, content_type="application/json")
 
 
+@dataclass(eq=False)
+class Client:
+    """One WebSocket client: its frame queue, its replies, and what it has been sent."""
+
+    ws: web.WebSocketResponse
+    queue: deque[bytes] = field(default_factory=deque)
+    replies: deque[bytes] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    last_seq: int | None = None
+    sent: int = 0
+    skips: int = 0
+
+
 class MirrorServer:
-    """Serves snapshots of a running simulation over HTTP from a background thread."""
+    """Serves a running simulation (frames, state, control) over HTTP and WebSocket."""
 
     def __init__(
         self,
-        snapshots: Latest[StateSnapshot],
-        loop_state: Callable[[], dict[str, Any]],
-        host: str = "127.0.0.1",
-        port: int = 8765,
+        frames: Latest[MirrorFrame],
+        controller: Controller,
+        hello: Hello,
+        config: ServeConfig | None = None,
+        host: str | None = None,
+        port: int | None = None,
     ) -> None:
-        self.snapshots = snapshots
-        self.loop_state = loop_state
-        self.host = host
-        self.port = port
+        self.frames = frames
+        self.controller = controller
+        self.hello = encode(hello)
+        self.config = config or ServeConfig()
+        self.host = self.config.host if host is None else host
+        self.port = self.config.port if port is None else port
+        self.clients: set[Client] = set()
+        self.frames_sent = 0
+        self._encoder = FrameEncoder()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._wake: asyncio.Event | None = None
+        self._joined = False
+        self._broadcaster: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._error: BaseException | None = None
 
     def app(self) -> web.Application:
         """The aiohttp application with its routes."""
         app = web.Application()
+        app.router.add_get("/", self._index)
+        app.router.add_get("/ws", self._ws)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/api/state", self._state)
+        app.router.add_static("/static", STATIC)
         return app
 
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html")
+
     async def _healthz(self, request: web.Request) -> web.Response:
-        snap = self.snapshots.get()
-        return _json({"status": "ok", "tick": snap.tick if snap else 0})
+        frame = self.frames.get()
+        return _json({"status": "ok", "tick": frame.tick if frame else 0})
 
     async def _state(self, request: web.Request) -> web.Response:
-        snap = self.snapshots.get()
-        body: dict[str, Any] = msgspec.to_builtins(snap) if snap is not None else {"tick": 0}
-        body.update(self.loop_state())
+        frame = self.frames.get()
+        loop = self.controller.loop
+        body: dict[str, Any] = {"tick": 0} if frame is None else {
+            "tick": frame.tick,
+            "population": frame.population,
+            "width": frame.run.width,
+            "height": frame.run.height,
+            "rule": frame.run.rule,
+            "tiles": msgspec.to_builtins(frame.tiles),
+            "bots": [{"row": b.row, "col": b.col, "state": b.state, "inbox": b.inbox,
+                      "adapter": b.adapter} for b in frame.bots],
+            "in_flight": frame.in_flight,
+            "counts": msgspec.to_builtins(frame.counts),
+        }
+        body.update(paused=loop.paused, tick_rate=loop.tick_rate,
+                    ticks_per_second=round(loop.ticks_per_second(), 2),
+                    dropped_ticks=loop.dropped_ticks, clients=len(self.clients),
+                    frames_sent=self.frames_sent)
         return _json(body)
 
-    # -- lifecycle -------------------------------------------------------------------------------
+    # -- WebSocket ---------------------------------------------------------------------------------
+
+    def _origin_ok(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None or origin in self.config.origins:
+            return True
+        return urlsplit(origin).netloc == request.host
+
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if not self._origin_ok(request):
+            return _json({"error": f"origin {request.headers.get('Origin')} may not open the "
+                                   "WebSocket (serve.origins lists the allowed ones)"}, 403)
+        ws = web.WebSocketResponse(heartbeat=self.config.heartbeat, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        client = Client(ws)
+        client.replies.append(self.hello)
+        client.ready.set()
+        self.clients.add(client)
+        writer = asyncio.create_task(self._write(client))
+        self._writers.add(writer)
+        if self._wake is not None:
+            self._joined = True  # a keyframe for the newcomer now, even while paused
+            self._wake.set()
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    self._reply(client, self._control(msg.data))
+        finally:
+            self.clients.discard(client)
+            writer.cancel()
+            self._writers.discard(writer)
+        return ws
+
+    def _control(self, data: str | bytes) -> Ack | Error:
+        message, ident, error = parse(data, self.config.max_message)
+        if message is None:
+            return Error(ident, error or "bad message")
+        if not self.controller.authorised(message):
+            return Error(ident, "unauthorised: control needs the token printed at start "
+                                "(serve.token or --token)")
+        try:
+            self.controller.apply(message)
+        except BadInput as err:
+            return Error(ident, str(err))
+        tag = type(message).__struct_config__.tag
+        return Ack(ident, str(tag), self.controller.sim.tick)
+
+    @staticmethod
+    def _reply(client: Client, reply: Ack | Error) -> None:
+        client.replies.append(encode(reply))
+        client.ready.set()
+
+    async def _write(self, client: Client) -> None:
+        ws = client.ws
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            while not ws.closed:
+                await client.ready.wait()
+                client.ready.clear()
+                while client.replies or client.queue:
+                    if client.replies:
+                        await ws.send_bytes(client.replies.popleft())
+                        continue
+                    await ws.send_bytes(stamp(client.queue.popleft(), time.time() * 1e3))
+                    client.sent += 1
+
+    # -- broadcasting ------------------------------------------------------------------------------
+
+    def offer(self, client: Client, frame: Encoded) -> None:
+        """Queue ``frame`` for ``client``: the delta if it has the frame before, else the key."""
+        limit = self.config.client_queue
+        if client.last_seq == frame.seq - 1 and len(client.queue) < limit:
+            client.queue.append(frame.delta)
+        else:
+            if len(client.queue) >= limit:
+                client.skips += len(client.queue)
+                client.queue.clear()
+            client.queue.append(frame.key())
+        client.last_seq = frame.seq
+        client.ready.set()
+
+    def stats(self, frame: MirrorFrame) -> Stats:
+        """The stats block of a frame: the frame's numbers and the loop's."""
+        loop, counts = self.controller.loop, frame.counts
+        return Stats(population=frame.population, paused=loop.paused, tick_rate=loop.tick_rate,
+                     tps=round(loop.ticks_per_second(), 2), tick_ms=frame.tick_ms,
+                     in_flight=frame.in_flight, spawned=counts.spawned,
+                     delivered=counts.delivered, expired=counts.expired,
+                     dropped=counts.dropped, clients=len(self.clients),
+                     dropped_ticks=loop.dropped_ticks)
+
+    async def _next_frame(self, quiet_until: float) -> tuple[MirrorFrame | None, bool]:
+        """The next frame to send: a new one, or the newest again when the run went quiet.
+
+        Waits for the simulation's next put, a client joining, or ``quiet_until`` (a second
+        without any new frame: paused), whichever comes first. The newest frame sent again
+        carries no events (its clients had them).
+        """
+        assert self._wake is not None and self._loop is not None
+        wake, loop = self._wake, self._loop
+        frame = self.frames.take()
+        if frame is not None:
+            return frame, True
+
+        def wake_up() -> None:  # called from the simulation's thread
+            loop.call_soon_threadsafe(wake.set)
+
+        if self.frames.wait(wake_up):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), max(0.0, quiet_until - time.monotonic()))
+            wake.clear()
+        frame = self.frames.take()
+        if frame is not None:
+            return frame, True
+        if not self._joined and time.monotonic() < quiet_until:
+            return None, False
+        self._joined = False
+        newest = self.frames.get()
+        if newest is None:
+            return None, False
+        return msgspec.structs.replace(newest, events=[], events_omitted=0), False
+
+    async def _broadcast(self) -> None:
+        assert self._wake is not None
+        interval = 1.0 / self.config.fps
+        every = self.config.keyframe_every
+        last_key = last_new = -1e9
+        while True:
+            if not self.clients:
+                await self._wake.wait()  # a client joins
+                self._wake.clear()
+                continue
+            frame, fresh = await self._next_frame(max(last_new, last_key) + every)
+            if frame is None:
+                continue
+            now = time.monotonic()
+            if fresh:
+                last_new = now
+            key = now - last_key >= every
+            if key:
+                last_key = now
+            encoded = self._encoder.encode(frame, self.stats(frame), key=key)
+            for client in self.clients:
+                self.offer(client, encoded)
+            self.frames_sent += 1
+            await asyncio.sleep(max(0.0, now + interval - time.monotonic()))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> tuple[str, int]:
         """Bind and serve in a daemon thread; returns the bound (host, port).
@@ -98,10 +303,10 @@ class MirrorServer:
             return
         self._ready.set()
         loop.run_forever()
-        loop.run_until_complete(self._cleanup())
         loop.close()
 
     async def _bind(self) -> None:
+        self._wake = asyncio.Event()
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -109,14 +314,28 @@ class MirrorServer:
         addresses = self._runner.addresses
         if addresses:
             self.port = int(addresses[0][1])  # the real port when asked for port 0
+        self._broadcaster = asyncio.create_task(self._broadcast())
 
-    async def _cleanup(self) -> None:
+    async def _shutdown(self) -> None:
+        """Close every client with 1001 (going away), then the server."""
+        tasks = list(self._writers) + ([self._broadcaster] if self._broadcaster else [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        closing = [asyncio.wait_for(c.ws.close(code=WSCloseCode.GOING_AWAY,
+                                               message=b"server shutting down"), 2.0)
+                   for c in list(self.clients)]
+        await asyncio.gather(*closing, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
     def stop(self) -> None:
-        """Stop serving and join the thread."""
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        """Close the clients, stop serving and join the thread."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            done = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            with contextlib.suppress(Exception):
+                done.result(timeout=5)
+            loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=5)

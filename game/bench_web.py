@@ -1,0 +1,331 @@
+"""``cybermesh bench --scenario web``: the web mirror under watch, and under a stalled client.
+
+Two parts, each against a real ``cybermesh serve`` process on a free port:
+
+* **dashboards**: ``--clients`` dashboards (default 8) in headless chromium watch the run for
+  ``--soak`` seconds (default 300; 60 with ``--quick``); each page's own counters (frames, seq
+  gaps, frame sizes, receive time − ``sent_at``) are read back at the end.
+* **stall**: the run ticks as fast as it can; its tick rate is measured over alternating
+  windows with no client, with one client that stopped reading, with one normal client, and
+  with both. Reported as ratios against the no-client rate measured in the same process run
+  (and the normal client's frame rate with and without the stalled one beside it).
+
+:func:`watch_dashboards` is also what the browser gate test runs (for 60 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from game.bench_routing import Progress, Report
+from game.config import Config
+from game.errors import BadInput
+
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+TOKEN = "bench"  # noqa: S105 (the bench's own throwaway server)
+
+# Gates of the web mirror (issue 7; seed phase 7).
+MIN_FPS = 5.0
+MAX_FRAME_BYTES = 10 * 1024
+MAX_LATENCY_P95_MS = 10.0
+MAX_STALL_SLOWDOWN = 0.05
+
+
+def chromium() -> str:
+    """Debian's chromium (``CYBERMESH_CHROMIUM`` overrides); one-line error if missing."""
+    path = os.environ.get("CYBERMESH_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        raise BadInput("the web bench needs chromium (Debian: apt-get install chromium; "
+                       "scripts/install_system_deps.sh installs it)")
+    return path
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+_READ = """() => { const c = window.cybermesh; return {frames: c.frames, keyframes: c.keyframes,
+  gaps: c.gaps, skipped: c.skipped, backwards: c.tickBackwards, tick: c.lastTick,
+  latencies: c.latencies.length, sizes: c.sizes.length, connected: c.connected}; }"""
+
+
+def watch_dashboards(url: str, clients: int, seconds: float,
+                     progress: Progress = lambda text: None, browser: Any = None,
+                     readers: int = 0) -> Report:
+    """``clients`` dashboards (and ``readers`` protocol clients) watch ``url`` for ``seconds``.
+
+    Per dashboard: frames/s, keyframes, seq gaps, ticks that went backwards; over all of them:
+    frame sizes and latencies (receive − ``sent_at``) with percentiles. The readers
+    (:class:`NormalClient`, Python) count their frames and gaps. ``browser`` is a Playwright
+    chromium to open the pages in (default: launch one).
+    """
+    if browser is None:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError as err:
+            raise BadInput("the web bench needs playwright (pip install -e '.[dev]')") from err
+        with sync_playwright() as p:
+            launched = p.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
+            try:
+                return watch_dashboards(url, clients, seconds, progress, launched, readers)
+            finally:
+                launched.close()
+    pages = [browser.new_page(viewport={"width": 1280, "height": 800}) for _ in range(clients)]
+    others = [NormalClient(url) for _ in range(readers)]
+    try:
+        for page in pages:
+            page.goto(url)
+        for page in pages:
+            page.wait_for_function("() => window.cybermesh && window.cybermesh.frames > 2",
+                                   timeout=60_000)
+        start = [page.evaluate(_READ) for page in pages]
+        read0 = [(c.frames, c.gaps) for c in others]
+        t0 = time.monotonic()
+        while (left := seconds - (time.monotonic() - t0)) > 0:
+            progress(f"web: {clients} dashboards, {left:4.0f} s left")
+            time.sleep(min(1.0, left))
+        elapsed = time.monotonic() - t0
+        end = [page.evaluate(_READ) for page in pages]
+        reader_rows = [{"fps": round((c.frames - f0) / elapsed, 2), "gaps": c.gaps - g0}
+                       for c, (f0, g0) in zip(others, read0, strict=True)]
+        latencies: list[float] = []
+        sizes: list[float] = []
+        rows = []
+        for page, a, b in zip(pages, start, end, strict=True):
+            lat = page.evaluate(f"() => window.cybermesh.latencies.slice({a['latencies']})")
+            size = page.evaluate(f"() => window.cybermesh.sizes.slice({a['sizes']})")
+            latencies += lat
+            sizes += size
+            rows.append({
+                "fps": round((b["frames"] - a["frames"]) / elapsed, 2),
+                "frames": b["frames"] - a["frames"],
+                "keyframes": b["keyframes"] - a["keyframes"],
+                "gaps": b["gaps"] - a["gaps"],
+                "skipped": b["skipped"] - a["skipped"],
+                "backwards": b["backwards"] - a["backwards"],
+                "ticks": b["tick"] - a["tick"],
+                "connected": b["connected"],
+            })
+    finally:
+        for page in pages:
+            page.close()
+        for c in others:
+            c.close()
+    return {
+        "clients": clients,
+        "readers": readers,
+        "seconds": round(elapsed, 1),
+        "per_client": rows,
+        "per_reader": reader_rows,
+        "min_fps": min(r["fps"] for r in rows + reader_rows),
+        "reader_gaps": sum(r["gaps"] for r in reader_rows),
+        "gaps": sum(r["gaps"] for r in rows),
+        "skipped": sum(r["skipped"] for r in rows),
+        "backwards": sum(r["backwards"] for r in rows),
+        "frame_bytes": {"p50": _pct(sizes, 50), "p99": _pct(sizes, 99), "max": max(sizes)},
+        "latency_ms": {q: round(_pct(latencies, float(q[1:])), 3) for q in ("p50", "p95", "p99")}
+        | {"max": round(max(latencies), 3)},
+    }
+
+
+@contextmanager
+def serve_process(config: Config, *sets: str) -> Iterator[str]:
+    """``cybermesh serve`` on a free port with ``config``'s seed and ``--set`` items; its URL."""
+    argv = [sys.executable, "-m", "game.cli", "serve", "--port", "0", "--token", TOKEN,
+            "--seed", str(config.seed), "--backend", config.lattice.backend]
+    for item in sets:
+        argv += ["--set", item]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:
+            if line.startswith("web mirror on "):
+                url = line.split()[-1]
+                break
+        if not url:
+            raise BadInput(f"cybermesh serve did not start (exit {proc.wait(timeout=10)})")
+        # Keep draining stderr (the status line) so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in proc.stderr or ()], daemon=True).start()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _state(url: str) -> dict[str, Any]:
+    # The URL is the http one serve printed: no file: or custom scheme can reach here.
+    with urllib.request.urlopen(url + "/api/state", timeout=10) as r:  # noqa: S310
+        state: dict[str, Any] = json.loads(r.read())
+        return state
+
+
+def stalled_client(url: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and never reads another byte."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    if not sock.recv(12).startswith(b"HTTP/1.1 101"):
+        raise BadInput("the mirror refused the WebSocket handshake")
+    return sock
+
+
+class NormalClient:
+    """A client in its own thread that reads every frame and counts them."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.frames = 0
+        self.gaps = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._read()), daemon=True)
+        self._thread.start()
+
+    async def _read(self) -> None:
+        import aiohttp
+
+        from web.client import MirrorView, decode
+
+        view = MirrorView()
+        async with aiohttp.ClientSession() as session, session.ws_connect(self.url + "/ws") as ws:
+            while not self._stop.is_set():
+                try:
+                    msg = await ws.receive(timeout=0.5)
+                except TimeoutError:
+                    continue
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    break
+                view.apply(decode(msg.data))
+                self.frames, self.gaps = view.frames, view.gaps
+
+    def close(self) -> None:
+        """Disconnect."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _window(url: str, seconds: float, client: NormalClient | None) -> tuple[float, float]:
+    """Ticks per second of the run (and frames per second of ``client``) over ``seconds``."""
+    time.sleep(0.5)  # let the phase settle (the stalled client's buffers fill)
+    a, fa = _state(url)["tick"], client.frames if client else 0
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    b, fb = _state(url)["tick"], client.frames if client else 0
+    elapsed = time.monotonic() - t0
+    return (b - a) / elapsed, (fb - fa) / elapsed
+
+
+def stall_test(config: Config, seconds: float, rounds: int, progress: Progress) -> Report:
+    """Tick rate with no client, a stalled one, a normal one and both, in alternating windows."""
+    phases = ("none", "stalled", "normal", "both")
+    tps: dict[str, list[float]] = {p: [] for p in phases}
+    fps: dict[str, list[float]] = {p: [] for p in phases}
+    gaps = 0
+    with serve_process(config, "tick_rate=100000", "loop.max_ticks_per_frame=1000",
+                       "serve.heartbeat=300") as url:
+        for r in range(rounds):
+            for phase in phases:
+                progress(f"web stall: round {r + 1}/{rounds}, {phase}")
+                stalled = stalled_client(url) if phase in ("stalled", "both") else None
+                normal = NormalClient(url) if phase in ("normal", "both") else None
+                try:
+                    t, f = _window(url, seconds, normal)
+                finally:
+                    if normal is not None:
+                        normal.close()
+                        gaps += normal.gaps
+                    if stalled is not None:
+                        stalled.close()
+                tps[phase].append(t)
+                fps[phase].append(f)
+    med = {p: statistics.median(v) for p, v in tps.items()}
+    return {
+        "seconds": seconds,
+        "rounds": rounds,
+        "tps": {p: round(v, 1) for p, v in med.items()},
+        "stalled_vs_none": round(med["stalled"] / med["none"] - 1, 4),
+        "both_vs_normal": round(med["both"] / med["normal"] - 1, 4),
+        "normal_fps": round(statistics.median(fps["normal"]), 2),
+        "normal_fps_beside_stalled": round(statistics.median(fps["both"]), 2),
+        "normal_gaps": gaps,
+    }
+
+
+def scenario_web(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
+    """The gated run, the all-browser stress run, then the stalled-client comparison.
+
+    Gated: one dashboard in chromium measures while ``--clients`` − 1 protocol clients read
+    beside it (8 clients connected). Stress: every client a chromium page — on a 2-vCPU
+    machine eight software-rendered pages and the run oversubscribe the CPUs, so its latency
+    is reported, not gated.
+    """
+    seconds = args.soak or (60.0 if args.quick else 300.0)
+    clients = args.clients or 8
+    with serve_process(config, "traffic.rate=1") as url:
+        watch = watch_dashboards(url, 1, seconds, progress, readers=clients - 1)
+        pages = watch_dashboards(url, clients, min(seconds, 60.0), progress)
+    stall = stall_test(config, 3.0 if args.quick else 5.0, 3 if args.quick else 5, progress)
+    gates = {
+        "fps": watch["min_fps"] >= MIN_FPS,
+        "no_gaps": watch["gaps"] == 0 and watch["skipped"] == 0 and watch["backwards"] == 0
+        and watch["reader_gaps"] == 0,
+        "frame_bytes_p99": watch["frame_bytes"]["p99"] <= MAX_FRAME_BYTES,
+        "latency_p95": watch["latency_ms"]["p95"] <= MAX_LATENCY_P95_MS,
+        "stall_tick_rate": stall["stalled_vs_none"] >= -MAX_STALL_SLOWDOWN,
+        "stall_other_clients": stall["normal_fps_beside_stalled"]
+        >= (1 - MAX_STALL_SLOWDOWN) * stall["normal_fps"] and stall["normal_gaps"] == 0,
+    }
+    return {"dashboards": watch, "all_pages": pages, "stall": stall, "gates": gates}
+
+
+def _print_watch(title: str, w: Report) -> None:
+    print(f"{title}: {w['clients']} dashboards + {w['readers']} protocol clients for "
+          f"{w['seconds']} s: min {w['min_fps']} frames/s, {w['skipped']} frames skipped, "
+          f"{w['gaps']} deltas unusable, {w['backwards']} ticks backwards")
+    fb, lat = w["frame_bytes"], w["latency_ms"]
+    print(f"  frame bytes p50 {fb['p50']:.0f}, p99 {fb['p99']:.0f}, max {fb['max']:.0f}")
+    print(f"  latency ms p50 {lat['p50']}, p95 {lat['p95']}, p99 {lat['p99']}, max {lat['max']}")
+
+
+def print_web(report: Report) -> None:
+    """The web scenario as a readable summary."""
+    s = report["stall"]
+    _print_watch("gated", report["dashboards"])
+    _print_watch("stress, every client a page (not gated)", report["all_pages"])
+    print(f"stalled client ({s['rounds']} rounds of {s['seconds']} s windows): ticks/s "
+          + ", ".join(f"{k} {v}" for k, v in s["tps"].items()))
+    print(f"  tick rate with a stalled client vs none: {s['stalled_vs_none']:+.1%}; "
+          f"with both vs normal only: {s['both_vs_normal']:+.1%}")
+    print(f"  normal client: {s['normal_fps']} frames/s alone, "
+          f"{s['normal_fps_beside_stalled']} beside the stalled one, {s['normal_gaps']} gaps")
+    failed = [k for k, ok in report["gates"].items() if not ok]
+    print("gates: " + ("all pass" if not failed else "FAILED " + ", ".join(failed)))

@@ -1,0 +1,57 @@
+"""A live run with its web mirror in a background thread, for the web and dashboard tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from game.config import Config, override
+from game.serve import LiveRun
+
+TOKEN = "test-token"
+
+
+def web_config(**sets: object) -> Config:
+    """The default config on the numpy backend with ``sets`` (``a__b=v`` sets ``a.b``)."""
+    config = override(Config(), "lattice.backend", "numpy")
+    for key, value in sets.items():
+        config = override(config, key.replace("__", "."), value)
+    return config
+
+
+@contextmanager
+def serving(config: Config, events: str | None = None) -> Iterator[LiveRun]:
+    """Start ``config``'s run and mirror (port 0, token :data:`TOKEN`); stop both after."""
+    run = LiveRun(config, events, web=True, token=TOKEN)
+    stop = threading.Event()
+    thread = threading.Thread(target=run.run, args=(stop,), daemon=True)
+    try:
+        run.load_model()
+        run.start_web("127.0.0.1", 0)
+        thread.start()
+        yield run
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        run.close()
+
+
+def get_json(url: str) -> Any:
+    """GET ``url`` and decode its JSON."""
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what or condition}")
