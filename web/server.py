@@ -231,8 +231,11 @@ class MirrorServer:
             loop.call_soon_threadsafe(wake.set)
 
         if self.frames.wait(wake_up):
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands as the event is set, and shutdown then waits on a broadcaster that lives on.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.0, quiet_until - time.monotonic()))
+                async with asyncio.timeout(max(0.0, quiet_until - time.monotonic())):
+                    await wake.wait()
             wake.clear()
         frame = self.frames.take()
         if frame is not None:
@@ -321,11 +324,16 @@ class MirrorServer:
         tasks = list(self._writers) + ([self._broadcaster] if self._broadcaster else [])
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        closing = [asyncio.wait_for(c.ws.close(code=WSCloseCode.GOING_AWAY,
-                                               message=b"server shutting down"), 2.0)
-                   for c in list(self.clients)]
-        await asyncio.gather(*closing, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+
+        async def close(client: Client) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await client.ws.close(code=WSCloseCode.GOING_AWAY,
+                                          message=b"server shutting down")
+
+        await asyncio.gather(*(close(c) for c in list(self.clients)), return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
