@@ -1,5 +1,5 @@
 # CyberMesh — every gate of the development policy, one target each.
-#   make run    set up, then run the main job (headless `cybermesh serve` for now)
+#   make run    set up, then run the main job: the viewer with a display, `serve` without one
 #   make test   set up, then run every gate: lint, type, docs, unit/integration tests
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +23,12 @@ $(STAMP): pyproject.toml constraints.txt scripts/install_system_deps.sh
 	touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/cybermesh serve
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		$(VENV)/bin/cybermesh view; \
+	else \
+		echo "no display: running the headless cybermesh serve (open its URL in a browser)"; \
+		$(VENV)/bin/cybermesh serve; \
+	fi
 
 lint: setup
 	$(VENV)/bin/ruff check .

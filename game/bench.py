@@ -431,6 +431,7 @@ SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "pulse": _lazy("bench_pulse", "pulse"),
     "routing": _lazy("bench_routing", "routing"),
     "throughput": _lazy("bench_routing", "throughput"),
+    "view": _lazy("bench_view", "view"),
     "web": _lazy("bench_web", "web"),
 }
 

@@ -196,6 +196,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the control token (default: serve.token, else a random one)")
     _add_run_options(serve)
 
+    view = sub.add_parser(
+        "view",
+        help="the native OpenGL viewer, driven from the keyboard",
+        description="Open a window on the run: the lattice, bots, shards, gliders and energy, "
+        "with keyboard control (H in the window lists the keys) and the web mirror alongside. "
+        "Needs a display; without one it exits 2 (use `cybermesh serve`).",
+    )
+    view.add_argument("--host", default=None, help="web mirror address (default: 127.0.0.1)")
+    view.add_argument("--port", type=_port, default=None,
+                      help="web mirror port (default 8765; 0 = free)")
+    view.add_argument("--no-web", action="store_true", help="do not start the web mirror")
+    view.add_argument("--token", default=None,
+                      help="the mirror's control token (default: serve.token, else random)")
+    view.add_argument("--ticks", type=_nonneg_int, metavar="N", help="close after N ticks")
+    view.add_argument("--size", type=_torus, default=None, metavar="WxH",
+                      help="window size in screen coordinates (default 1280x800)")
+    _add_run_options(view)
+
     bench = sub.add_parser(
         "bench",
         help="headless benchmark",
@@ -217,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--soak", type=_positive_float, metavar="SECONDS",
                    help="routing: a stress run of SECONDS at half capacity; full: how long "
                    "(default 60); both report RSS growth; web: how long the dashboards watch "
-                   "(default 300, --quick 60)")
+                   "(default 300, --quick 60); view: seconds per case (default 15, --quick 4)")
     g.add_argument("--state-dumps", metavar="FILE",
                    help="routing: write the full state after every tick (JSONL), the baseline "
                    "of scripts/check_compression_ratio.py")
@@ -246,7 +264,8 @@ class _VersionAction(argparse.Action):
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
 SCENARIO_NAMES: tuple[str, ...] = (
-    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput", "web",
+    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput", "view",
+    "web",
 )
 ROUTER_CHOICES = ("shortest", "semantic")
 
@@ -282,11 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from game.run_detect import run_detect
 
             return run_detect(args)
-        if args.command == "serve":
+        if args.command in ("serve", "view"):
             # A real-time run shares the CPUs with its clients (and, on a laptop, the browser):
             # torch's OpenMP threads must sleep when idle, not spin. Spinning, a 2-core machine
             # under load ran 3.8 ticks/s with traffic instead of 14.6 (TROUBLESHOOTING).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            if args.command == "view":
+                from game.view import run_view
+
+                return run_view(args, load_run_config(args))
             from game.serve import run_serve
 
             return run_serve(args, load_run_config(args))

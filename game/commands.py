@@ -58,4 +58,12 @@ class StartWave:
     adapter: str
 
 
-Command = StampPattern | Reseed | SpawnShard | PulseNow | StartWave
+@dataclass(frozen=True, slots=True)
+class SelectAdapter:
+    """Make resident ``adapter`` the active one of bot ``bot`` (None: none)."""
+
+    bot: tuple[int, int]
+    adapter: str | None
+
+
+Command = StampPattern | Reseed | SpawnShard | PulseNow | StartWave | SelectAdapter

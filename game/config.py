@@ -60,6 +60,7 @@ class LoopConfig(_Section):
 
     max_frame_time: Annotated[float, msgspec.Meta(gt=0)] = 0.25
     max_ticks_per_frame: Positive = 8
+    view_tick_budget: Annotated[float, msgspec.Meta(ge=0)] = 0.05
 
 
 class DetectConfig(_Section):

@@ -223,15 +223,22 @@ class Adopt(Event, tag="adopt", frozen=True):
     loaded: bool
 
 
+class Select(Event, tag="select", frozen=True):
+    """The user made ``adapter`` the active one of ``bot`` (None: no adapter, no pulses)."""
+
+    bot: Cell
+    adapter: str | None
+
+
 AnyEvent = (
     Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
     | Spawn | Hop | Retry | Delivered | Expired | Dropped | Board | Handoff | Alight
-    | Pulse | WaveStart | Adopt
+    | Pulse | WaveStart | Adopt | Select
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
     Spawn, Hop, Retry, Delivered, Expired, Dropped, Board, Handoff, Alight,
-    Pulse, WaveStart, Adopt,
+    Pulse, WaveStart, Adopt, Select,
 )
 TERMINAL_KINDS: tuple[str, ...] = ("delivered", "expired", "dropped")
 

@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from game.errors import BackendUnavailable
+from game.paths import SHADERS_DIR
 
 if TYPE_CHECKING:
     import moderngl
@@ -26,6 +27,16 @@ def _one_line(exc: BaseException) -> str:
     """Collapse an exception to one short line: users see it after ``cybermesh: error:``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def load_shader(name: str) -> str:
+    """The GLSL source ``shaders/NAME``; a missing file raises :class:`BackendUnavailable`."""
+    path = SHADERS_DIR / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        # The shaders are not Python package data: an install without the checkout lacks them.
+        raise BackendUnavailable(f"GL shader {path} cannot be read ({exc.strerror})") from exc
 
 
 def create_headless_context() -> moderngl.Context:

@@ -33,7 +33,9 @@ class FixedStepLoop:
 
     ``max_frame_time`` caps how much wall time one frame may account for (a stall, a debugger
     breakpoint), and ``max_ticks_per_frame`` caps the catch-up ticks of one frame; the backlog
-    past it is dropped instead of snowballing (the spiral of death).
+    past it is dropped instead of snowballing (the spiral of death). ``tick_budget`` (seconds,
+    0: none) ends a frame's catch-up once its ticks have taken that long, so a window keeps
+    drawing when ticks are slower than the rate (the viewer); the backlog is dropped the same way.
     """
 
     def __init__(
@@ -43,11 +45,13 @@ class FixedStepLoop:
         max_frame_time: float = 0.25,
         max_ticks_per_frame: int = 8,
         clock: Callable[[], float] = time.perf_counter,
+        tick_budget: float = 0.0,
     ) -> None:
         self._tick = tick
         self.tick_rate = float(tick_rate)
         self.max_frame_time = max_frame_time
         self.max_ticks_per_frame = max_ticks_per_frame
+        self.tick_budget = tick_budget
         self.clock = clock
         self.paused = False
         self.accumulator = 0.0
@@ -109,10 +113,13 @@ class FixedStepLoop:
         self._last = now
         self.accumulator += min(elapsed, self.max_frame_time)
         dt = self.dt
+        started = now
         while self.accumulator >= dt and ran < self.max_ticks_per_frame:
             self._run_tick()
             self.accumulator -= dt
             ran += 1
+            if self.tick_budget and self._tick_times[-1] - started >= self.tick_budget:
+                break
             if not self._controls.empty():
                 self._drain_controls()
                 if self.paused:

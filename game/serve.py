@@ -16,6 +16,8 @@ from game.loop import FixedStepLoop
 from game.world import Sim, build_sim
 
 if TYPE_CHECKING:
+    import moderngl
+
     from web.server import MirrorServer
 
 
@@ -62,19 +64,24 @@ class LiveRun:
 
     ``frame()`` runs the ticks due now; the caller decides where that happens (the main thread
     of ``serve``, a test's thread, the viewer's render loop). ``close()`` shuts the mirror down
-    (clients get a close frame) and then the simulation (the event log is flushed).
+    (clients get a close frame) and then the simulation (the event log is flushed). ``mirror``
+    builds the mirror system without the web server (the viewer draws its frames); ``ctx`` is
+    the GL context of the gl backend (the viewer's window).
     """
 
     def __init__(self, config: Config, events: str | None = None, web: bool = True,
-                 ticks: int | None = None, token: str | None = None) -> None:
+                 ticks: int | None = None, token: str | None = None,
+                 ctx: moderngl.Context | None = None, mirror: bool | None = None,
+                 tick_budget: float = 0.0) -> None:
         self.config = config
         self.limit = ticks
         self.token = token or config.serve.token or secrets.token_urlsafe(12)
         self.server: MirrorServer | None = None
         self.url: str | None = None
-        self.sim = build_sim(config, events_path=events, mirror=web)
+        self.sim = build_sim(config, events_path=events, mirror=web if mirror is None else mirror,
+                             ctx=ctx)
         self.loop = FixedStepLoop(self._tick, config.tick_rate, config.loop.max_frame_time,
-                                  config.loop.max_ticks_per_frame)
+                                  config.loop.max_ticks_per_frame, tick_budget=tick_budget)
 
     def _tick(self) -> None:
         if not self.done:

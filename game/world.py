@@ -27,6 +27,8 @@ from game.schedule import Schedule
 from game.topology import check_inside
 
 if TYPE_CHECKING:
+    import moderngl
+
     from game.shardnet import ShardNet
     from systems.mirror import MirrorFrame
     from systems.pulse import PulseSystem
@@ -107,6 +109,17 @@ class Sim:
         check_inside("bot", bot, self.config.mesh.rows, self.config.mesh.cols)
         self.post(StartWave(bot, adapter))
 
+    def select_adapter(self, bot: tuple[int, int], adapter: str | None) -> None:
+        """Queue making resident ``adapter`` (None: none) the active one of ``bot``."""
+        from game.commands import SelectAdapter
+
+        if adapter is not None:
+            self._pulse_system().check(adapter)
+        elif self.net is None:
+            raise BadInput("this run has no bots (tier 2 is off: set traffic.rate or --shards)")
+        check_inside("bot", bot, self.config.mesh.rows, self.config.mesh.cols)
+        self.post(SelectAdapter(bot, adapter))
+
     def _pulse_system(self) -> PulseSystem:
         from systems.pulse import PulseSystem
 
@@ -170,12 +183,14 @@ def build_sim(
     events_path: str | Path | None = None,
     mirror: bool = False,
     shards: bool | None = None,
+    ctx: moderngl.Context | None = None,
 ) -> Sim:
     """Create a ready-to-tick simulation from ``config``.
 
     ``events_path`` opens the JSONL event log; ``mirror`` adds the mirror system (its snapshot
     mailbox is ``sim.frames``); ``shards`` builds tier 2 (bots, embed and route systems;
-    default: when ``traffic.rate`` > 0).
+    default: when ``traffic.rate`` > 0); ``ctx`` is the GL context for the gl backend (the
+    viewer's window, so it draws the lattice texture without a copy; default: its own).
     """
     from systems.ca import CaSystem
     from systems.energy import EnergySystem
@@ -186,7 +201,7 @@ def build_sim(
     rule = parse_rule(config.lattice.rule)
     mesh = config.mesh
     shape = (mesh.rows * mesh.tile, mesh.cols * mesh.tile)
-    backend = make_backend(config.lattice.backend, rule, shape)
+    backend = make_backend(config.lattice.backend, rule, shape, ctx)
     sim = Sim(config, backend, rule)
     try:
         cells = initial_cells(config, sim.rng, shape)

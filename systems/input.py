@@ -11,9 +11,17 @@ import queue
 import numpy as np
 
 from components.shard import Shard
-from game.commands import Command, PulseNow, Reseed, SpawnShard, StampPattern, StartWave
+from game.commands import (
+    Command,
+    PulseNow,
+    Reseed,
+    SelectAdapter,
+    SpawnShard,
+    StampPattern,
+    StartWave,
+)
 from game.events import Reseed as ReseedEvent
-from game.events import Stamp
+from game.events import Select, Stamp
 from game.schedule import System
 from game.traffic import Traffic
 from game.world import Sim
@@ -81,11 +89,14 @@ class InputSystem(System):
             )
         elif isinstance(command, SpawnShard):
             self.spawn(command, tick)
-        elif isinstance(command, PulseNow | StartWave):
+        elif isinstance(command, PulseNow | StartWave | SelectAdapter):
             net = sim.net
             if net is None:
                 raise RuntimeError("this world has no bots (build_sim(..., shards=True))")
-            if isinstance(command, PulseNow):
+            if isinstance(command, SelectAdapter):
+                net.bots[command.bot].adapter = command.adapter
+                sim.events.emit(Select(tick=tick, bot=command.bot, adapter=command.adapter))
+            elif isinstance(command, PulseNow):
                 net.pulse_requests.append(command.bot)
             else:
                 net.wave_starts.append((command.bot, command.adapter))

@@ -23,10 +23,9 @@ from game.bench_web import (
     serve_process,
     watch_dashboards,
 )
+from game.images import read_png
 from tests.conftest import need
-from tests.png import read_png
-from tests.test_web import reference_lattice
-from tests.webrun import TOKEN, serving, wait_for, web_config
+from tests.webrun import TOKEN, reference_lattice, serving, wait_for, web_config
 
 ARTIFACTS = Path(os.environ.get("CYBERMESH_ARTIFACTS", "test-results"))
 LIVE = (230, 237, 243)  # #e6edf3, the dashboard's live-cell colour

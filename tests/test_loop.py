@@ -43,6 +43,27 @@ def test_spiral_of_death_clamp() -> None:
     assert 16 <= loop.dropped_ticks <= 17  # 0.25 s counted at 100 ticks/s, 8 run
 
 
+def test_tick_budget_ends_the_catch_up_and_drops_the_backlog() -> None:
+    clock = FakeClock()
+    ticks: list[int] = []
+
+    def slow_tick() -> None:  # each tick takes 30 ms of wall time
+        ticks.append(1)
+        clock.now += 0.03
+
+    loop = FixedStepLoop(slow_tick, 100.0, max_frame_time=0.25, max_ticks_per_frame=8,
+                         clock=clock, tick_budget=0.05)
+    loop.frame()
+    clock.now += 0.1  # 10 ticks due
+    assert loop.frame() == 2  # 30 ms, then 60 ms >= the 50 ms budget: draw now
+    assert loop.accumulator < loop.dt and loop.dropped_ticks == 8
+    unlimited = FixedStepLoop(slow_tick, 100.0, max_frame_time=0.25, max_ticks_per_frame=8,
+                              clock=clock)
+    unlimited.frame()
+    clock.now += 0.1
+    assert unlimited.frame() == 8
+
+
 def test_pause_step_resume_and_rate() -> None:
     loop, clock, ticks = make(10.0)
     loop.post(Control("pause"))

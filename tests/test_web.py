@@ -19,27 +19,14 @@ import msgspec
 import numpy as np
 import pytest
 
-from game.backends.reference import reference_step
 from game.bench_web import stalled_client
-from game.rules import parse_rule
 from game.serve import LiveRun
-from game.world import initial_cells
-from tests.webrun import TOKEN, get_json, serving, wait_for, web_config
+from tests.webrun import TOKEN, get_json, reference_lattice, serving, wait_for, web_config
 from web.client import MirrorView, decode
 from web.frames import Ack, Error, Frame, Hello
 
 T = TypeVar("T")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def reference_lattice(config: Any, ticks: int) -> np.ndarray:
-    """The lattice of ``config``'s run after ``ticks`` generations, by the reference stepper."""
-    shape = (config.mesh.rows * config.mesh.tile, config.mesh.cols * config.mesh.tile)
-    cells = initial_cells(config, np.random.default_rng(config.seed), shape)
-    rule = parse_rule(config.lattice.rule)
-    for _ in range(ticks):
-        cells = reference_step(cells, rule)
-    return cells
 
 
 class Conn:

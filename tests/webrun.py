@@ -10,8 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
+from game.backends.reference import reference_step
 from game.config import Config, override
+from game.rules import parse_rule
 from game.serve import LiveRun
+from game.world import initial_cells
 
 TOKEN = "test-token"
 
@@ -55,3 +60,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def reference_lattice(config: Config, ticks: int) -> np.ndarray:
+    """The lattice of ``config``'s run after ``ticks`` generations, by the reference stepper."""
+    shape = (config.mesh.rows * config.mesh.tile, config.mesh.cols * config.mesh.tile)
+    cells = initial_cells(config, np.random.default_rng(config.seed), shape)
+    rule = parse_rule(config.lattice.rule)
+    for _ in range(ticks):
+        cells = reference_step(cells, rule)
+    return cells

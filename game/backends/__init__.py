@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import glob
 import sys
+from typing import TYPE_CHECKING
 
 from game.backends.base import Cells, LifeBackend
 from game.errors import BackendUnavailable
 from game.rules import Rule
+
+if TYPE_CHECKING:
+    import moderngl
 
 __all__ = ["Cells", "LifeBackend", "choose_backend", "make_backend"]
 
@@ -30,8 +34,12 @@ def choose_backend(name: str) -> str:
     return "gl" if probe_hardware_gl() else "numpy"
 
 
-def make_backend(name: str, rule: Rule, shape: tuple[int, int]) -> LifeBackend:
-    """Create the backend ``name`` (auto, numpy, gl, reference) for ``rule`` on an H×W torus."""
+def make_backend(name: str, rule: Rule, shape: tuple[int, int],
+                 ctx: moderngl.Context | None = None) -> LifeBackend:
+    """Create the backend ``name`` (auto, numpy, gl, reference) for ``rule`` on an H×W torus.
+
+    ``ctx``: the gl backend runs on this context (the viewer's window) instead of its own.
+    """
     resolved = choose_backend(name)
     if resolved == "numpy":
         from game.backends.bitpacked import BitPackedBackend
@@ -40,7 +48,7 @@ def make_backend(name: str, rule: Rule, shape: tuple[int, int]) -> LifeBackend:
     if resolved == "gl":
         from game.backends.gl import GlBackend
 
-        return GlBackend(rule, shape)
+        return GlBackend(rule, shape, ctx)
     if resolved == "reference":
         from game.backends.reference import ReferenceBackend
 

@@ -11,29 +11,17 @@ Only fragment shaders and GLSL 3.30 are used so that the same path runs on macOS
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from game.backends.base import Cells
 from game.errors import BackendUnavailable
+from game.glcontext import load_shader
 from game.rules import Rule
 
 if TYPE_CHECKING:
     import moderngl
-
-#: Where ``life.vert`` / ``life.frag`` live: the repository's top-level ``shaders/`` folder.
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
-
-
-def _load_shader(name: str) -> str:
-    path = SHADER_DIR / name
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        # The shaders are not Python package data: an install without the checkout lacks them.
-        raise BackendUnavailable(f"GL shader {path} cannot be read ({exc.strerror})") from exc
 
 
 class GlBackend:
@@ -85,6 +73,7 @@ class GlBackend:
         ctx = self._ctx
         # Entering the context makes it current: several backends (tests, a viewer beside a
         # headless run) may each hold a context in one thread, and GL object names are per context.
+        # glcontext's ``with`` does not nest: callers must not hold ``with ctx`` around these calls.
         with ctx:
             max_tex = int(ctx.info["GL_MAX_TEXTURE_SIZE"])
             max_vp = min(int(v) for v in ctx.info["GL_MAX_VIEWPORT_DIMS"])
@@ -95,8 +84,8 @@ class GlBackend:
                     " limit; use --backend numpy"
                 )
             self._program = ctx.program(
-                vertex_shader=_load_shader("life.vert"),
-                fragment_shader=_load_shader("life.frag"),
+                vertex_shader=load_shader("life.vert"),
+                fragment_shader=load_shader("life.frag"),
             )
             self._program["u_state"] = 0
             zeros = np.zeros(self.shape, dtype=np.uint8)

@@ -29,6 +29,7 @@ const SUMMARY = {
   adopt: (e) =>
     `wave ${e.wave} ${e.src ? cell(e.src) + " → " : ""}${cell(e.bot)} · ${e.adapter}` +
     (e.loaded ? " · loaded" : ""),
+  select: (e) => `bot ${cell(e.bot)} · ${e.adapter ?? "no adapter"}`,
   reseed: (e) => `seed ${e.seed} · density ${e.density} · population ${e.population}`,
   stamp: (e) => `${e.pattern} at ${e.x},${e.y} · ${e.cells} cells`,
   population: (e) => `population ${e.population}`,
@@ -63,7 +64,7 @@ export const FILTERS = {
     ["spawn", "delivered", "expired", "dropped", "board", "handoff", "alight"].includes(k),
   ends: (k) => k === "delivered" || k === "expired" || k === "dropped",
   gliders: (k) => k.startsWith("track_") || k === "board" || k === "handoff" || k === "alight",
-  lora: (k) => k === "pulse" || k === "wave_start" || k === "adopt",
+  lora: (k) => k === "pulse" || k === "wave_start" || k === "adopt" || k === "select",
   run: (k) => ["start", "stop", "reseed", "stamp", "population"].includes(k),
 };
 
