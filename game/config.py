@@ -15,6 +15,7 @@ import msgspec
 from game.errors import ConfigError
 from game.files import read_bytes
 from game.paths import CONFIG_DIR
+from game.rle import MAX_CELLS
 
 Backend = Literal["auto", "numpy", "gl", "reference"]
 
@@ -43,6 +44,17 @@ class MeshConfig(_Section):
     cols: Positive = 5
     tile: Positive = 16
 
+    def __post_init__(self) -> None:
+        # Checked here, not where the lattice is allocated, so an absurd mesh is a one-line
+        # config error (exit 2) rather than a MemoryError from numpy (exit 1). msgspec turns
+        # the ValueError into a ValidationError at `mesh`.
+        width, height = self.cols * self.tile, self.rows * self.tile
+        if width * height > MAX_CELLS:
+            raise ValueError(
+                f"{self.rows}x{self.cols} tiles of {self.tile}x{self.tile} make a {width}x{height}"
+                f" lattice, too large (at most 2**28 = {MAX_CELLS} cells are supported)"
+            )
+
 
 class EnergyConfig(_Section):
     """The scalar energy field over the lattice."""
@@ -61,6 +73,7 @@ class LoopConfig(_Section):
     max_frame_time: Annotated[float, msgspec.Meta(gt=0)] = 0.25
     max_ticks_per_frame: Positive = 8
     view_tick_budget: Annotated[float, msgspec.Meta(ge=0)] = 0.05
+    degrade: bool = True
 
 
 class DetectConfig(_Section):
@@ -207,13 +220,26 @@ def _one_line(source: str, err: msgspec.MsgspecError) -> str:
     return f"{source}: {key}: {msg}" if key else f"{source}: {msg}"
 
 
+# PyYAML reports most problems as YAMLError (msgspec's DecodeError), but a scalar it cannot
+# construct escapes as the conversion's own error: `2001-13-45` and `!!int abc` (ValueError),
+# `!!bool maybe` (KeyError), `!!int +` (IndexError), an int of over 4300 digits (ValueError).
+_YAML_ERRORS = (msgspec.DecodeError, ValueError, LookupError)
+
+
+def _yaml_problem(err: Exception) -> str:
+    """The first line of a YAML error; for a scalar's own error, which kind it was too."""
+    first = (str(err).splitlines() or [""])[0]
+    if isinstance(err, msgspec.DecodeError):
+        return first
+    return f"a value cannot be read ({type(err).__name__}: {first})"
+
+
 def decode_config(data: bytes | str, source: str) -> Config:
     """Decode YAML text into a :class:`Config`; raises :class:`ConfigError` on any problem."""
     try:
         raw = msgspec.yaml.decode(data)
-    except msgspec.DecodeError as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(f"{source}: not valid YAML: {first}") from None
+    except _YAML_ERRORS as err:
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(err)}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -260,7 +286,7 @@ def parse_set(item: str, config: Config) -> Config:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. mesh.rows=3")
     try:
         value = msgspec.yaml.decode(text) if text else None
-    except msgspec.DecodeError:
+    except _YAML_ERRORS:
         value = text
     return override(config, key.strip(), value, source=f"--set {key.strip()}")
 

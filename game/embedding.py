@@ -324,6 +324,13 @@ class OllamaEncoder:
         return _normalise(rows)
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is a device running out of memory (CUDA, MPS or the host)."""
+    if isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
 def _percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-th percentile of ``values``, or None when there are none."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else None
@@ -348,6 +355,7 @@ class Embedder:
         self.hits: int = 0
         self.misses: int = 0
         self.requests: int = 0
+        self.splits: int = 0
 
     @property
     def dim(self) -> int:
@@ -364,6 +372,33 @@ class Embedder:
         load = getattr(self.encoder, "load", None)
         if load is not None:
             load()
+
+    def warm_up(self, texts: Sequence[str] | None = None) -> float:
+        """Run one batch through the encoder now, so the first real tick is not the slow one.
+
+        The first forward pass of a freshly loaded model allocates its buffers and picks its
+        kernels (hundreds of milliseconds on a CPU). Nothing is cached or counted; returns the
+        milliseconds it took.
+        """
+        batch = list(texts) if texts else [f"warm-up sentence number {i}" for i in range(
+            self.batch_size)]
+        t0 = time.perf_counter()
+        self._encode(batch[: self.batch_size])
+        return (time.perf_counter() - t0) * 1000.0
+
+    def _encode(self, batch: list[str]) -> Vectors:
+        """Encode ``batch``; when the device runs out of memory, the two halves one by one."""
+        try:
+            return self.encoder.encode(batch)
+        except Exception as err:  # torch raises OutOfMemoryError or a RuntimeError saying so
+            if not _out_of_memory(err):
+                raise
+            if len(batch) == 1:
+                raise EmbedError(f"embed: out of memory encoding one text on "
+                                 f"{self.encoder.device}: {_one_line(err)}") from None
+        self.splits += 1
+        half = len(batch) // 2
+        return np.concatenate([self._encode(batch[:half]), self._encode(batch[half:])])
 
     def __len__(self) -> int:
         """How many texts the cache holds."""
@@ -415,7 +450,7 @@ class Embedder:
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
             t0 = time.perf_counter()
-            rows = self.encoder.encode(batch)
+            rows = self._encode(batch)
             self.batches.append((len(batch), (time.perf_counter() - t0) * 1000.0))
             if rows.shape[0] != len(batch):
                 raise EmbedError(
@@ -445,6 +480,7 @@ class Embedder:
             "hit_rate": self.hits / looked_up if looked_up else 0.0,
             "encode_calls": len(self.batches),
             "encoded_texts": sum(n for n, _ in self.batches),
+            "splits": self.splits,
             "cached": len(self._cache),
             "cache_size": self.cache_size,
             "batch_p50_ms": _percentile(ms, 50),

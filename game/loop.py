@@ -56,6 +56,7 @@ class FixedStepLoop:
         self.paused = False
         self.accumulator = 0.0
         self.dropped_ticks = 0
+        self.busy = 0.0  # seconds spent inside ticks since the start (the pacer's load signal)
         self._pending_steps = 0
         self._last: float | None = None
         self._controls: queue.SimpleQueue[Control] = queue.SimpleQueue()
@@ -141,8 +142,11 @@ class FixedStepLoop:
                 break
 
     def _run_tick(self) -> None:
+        start = self.clock()
         self._tick()
-        self._tick_times.append(self.clock())
+        end = self.clock()
+        self.busy += end - start
+        self._tick_times.append(end)
 
     def ticks_per_second(self) -> float:
         """Measured tick rate over the last second (0 when idle)."""

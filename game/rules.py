@@ -83,6 +83,9 @@ def parse_rule_and_torus(text: str) -> tuple[Rule, tuple[int, int] | None]:
             f"rule {text!r}: unsupported topology {topo!r}; only a torus ':T<width>,<height>' is"
             " supported"
         )
+    if max(len(side.lstrip("0")) for side in t.groups()) > 15:
+        # No such torus fits in memory, and int() of over 4300 digits raises a ValueError.
+        raise RuleError(f"rule {text!r}: torus {topo.strip()!r} is too large")
     width, height = int(t.group(1)), int(t.group(2))
     if width <= 0 or height <= 0:
         raise RuleError(f"rule {text!r}: torus sides must be positive (an infinite side is not)")

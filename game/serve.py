@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from game.config import Config
 from game.loop import FixedStepLoop
+from game.pacing import Pacer
 from game.world import Sim, build_sim
 
 if TYPE_CHECKING:
@@ -82,6 +83,14 @@ class LiveRun:
                              ctx=ctx)
         self.loop = FixedStepLoop(self._tick, config.tick_rate, config.loop.max_frame_time,
                                   config.loop.max_ticks_per_frame, tick_budget=tick_budget)
+        self.pacer = Pacer(self.loop) if config.loop.degrade else None
+
+    def frame(self) -> int:
+        """Run the ticks due now, then let the pacer look at the load; returns the ticks run."""
+        ran = self.loop.frame()
+        if self.pacer is not None:
+            self.pacer.update(self.loop.clock())
+        return ran
 
     def _tick(self) -> None:
         if not self.done:
@@ -93,9 +102,14 @@ class LiveRun:
         return self.limit is not None and self.sim.tick >= self.limit
 
     def load_model(self) -> None:
-        """Load the embedding model now, not inside the first tick (it takes seconds)."""
+        """Load the embedding model and run a warm-up batch now, not inside the first ticks.
+
+        Loading takes seconds and the first forward pass hundreds of milliseconds more; both
+        belong before the run's clock starts.
+        """
         if self.sim.net is not None:
             self.sim.net.embedder.load()
+            self.sim.net.embedder.warm_up(self.sim.net.held_out[:32])
 
     def start_web(self, host: str, port: int) -> str:
         """Start the web mirror; returns its URL (raises BadInput for a busy port)."""
@@ -107,6 +121,9 @@ class LiveRun:
         hello = hello_for(self.sim, controller.adapters(), self.config.serve.max_message)
         self.server = MirrorServer(self.sim.frames, controller, hello, self.config.serve,
                                    host, port)
+        if self.pacer is not None:
+            self.pacer.pace_mirror(self.server, self.config.serve.fps)
+            self.server.pacing = self.pacer.state
         bound_host, bound_port = self.server.start()
         self.url = f"http://{bound_host}:{bound_port}"
         return self.url
@@ -115,7 +132,7 @@ class LiveRun:
         """Tick until ``stop`` is set or the tick limit is reached."""
         sim, loop = self.sim, self.loop
         while not stop.is_set():
-            loop.frame()
+            self.frame()
             if status is not None:
                 status.show(status_text(sim, loop, self.url))
             if self.done:

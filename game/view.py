@@ -179,6 +179,8 @@ class Viewer(Window):
         """Draw ``live`` from now on."""
         self.live = live
         self.picture = Picture(self.ctx, live)
+        if live.pacer is not None:
+            live.pacer.pace_render(self, self.max_fps)
         self.fit()
         self._rng = random.Random(live.sim.config.seed)
 
@@ -195,7 +197,7 @@ class Viewer(Window):
         if self.stop_requested or live is None:
             self.request_close()
             return
-        live.loop.frame()
+        live.frame()
         if live.done:
             self.request_close()
         self.draw()
@@ -331,8 +333,13 @@ class Viewer(Window):
         if bot is None:
             return
         text = self._rng.choice(sim.net.held_out)
-        sim.inject(text, bot)
-        self.say(f"shard from {bot[0]},{bot[1]}: {text[:60]}")
+        target: Cell | None = None
+        if sim.config.route.router != "semantic":  # the shortest router needs a target bot
+            mesh = sim.config.mesh
+            target = (self._rng.randrange(mesh.rows), self._rng.randrange(mesh.cols))
+        sim.inject(text, bot, target)
+        to = "the most similar bot" if target is None else f"{target[0]},{target[1]}"
+        self.say(f"shard from {bot[0]},{bot[1]} to {to}: {text[:50]}")
 
     def pulse(self) -> None:
         """P: pulse the bot under the cursor."""

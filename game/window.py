@@ -109,6 +109,10 @@ class Window:
         """Whether the window was asked to close (Esc, the close button, :meth:`request_close`)."""
         return bool(self._glfw.window_should_close(self.handle))
 
+    def set_rate(self, fps: float) -> None:
+        """Draw at most ``fps`` frames a second from now on (the pacer's knob)."""
+        self.max_fps = max(1.0, fps)
+
     def request_close(self) -> None:
         """End :meth:`run` after the current frame."""
         self._glfw.set_window_should_close(self.handle, True)
@@ -117,14 +121,13 @@ class Window:
         """Poll, draw and swap until the window closes."""
         glfw = self._glfw
         last = time.perf_counter()
-        budget = 1.0 / self.max_fps
         while not self.closing:
             glfw.poll_events()
             now = time.perf_counter()
             self.on_frame(now, now - last)
             last = now
             glfw.swap_buffers(self.handle)
-            spare = budget - (time.perf_counter() - now)
+            spare = 1.0 / self.max_fps - (time.perf_counter() - now)
             if spare > 0:
                 time.sleep(spare)
 

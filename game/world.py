@@ -85,6 +85,9 @@ class Sim:
 
         if self.net is None:
             raise BadInput("this run has no bots (tier 2 is off: set traffic.rate or --shards)")
+        if target is None and self.config.route.router != "semantic":
+            raise BadInput("a shard without a target needs the semantic router "
+                           "(route.router: semantic); the shortest router needs a target bot")
         command = SpawnShard(text, src, target)
         self.net.check_spawn(command)
         self.post(command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
@@ -13,6 +14,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # tests run live simulations beside their clients (and browsers) on few cores. Set before any
 # test module imports torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# In-process `main(["serve", ...])` runs write the application log: not into the checkout.
+os.environ.setdefault("CYBERMESH_LOG_DIR", tempfile.mkdtemp(prefix="cybermesh-test-logs-"))
 
 
 def need(condition: bool, reason: str) -> None:

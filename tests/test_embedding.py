@@ -440,3 +440,58 @@ def test_assign_topics_is_a_seeded_shuffle(corpus: dict[str, tuple[str, ...]]) -
     many = assign_topics(corpus, n + 5, np.random.default_rng(7))
     assert sorted(many[:n]) == sorted(corpus) and many[n:] == many[:5]
     assert assign_topics(corpus, 0, np.random.default_rng(0)) == []
+
+
+class _SmallDevice:
+    """An encoder on a device that runs out of memory above ``limit`` texts a batch; its vector
+    for a text depends only on the text (so a split must not change any row)."""
+
+    name, device, precision, dim = "small-device", "cuda", "fp32", 4
+
+    def __init__(self, limit: int, error: type[Exception] = RuntimeError) -> None:
+        self.limit = limit
+        self.error = error
+        self.calls: list[int] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        if len(texts) > self.limit:
+            raise self.error("CUDA out of memory. Tried to allocate 2.00 GiB")
+        rows = np.array([[len(t), sum(map(ord, t)) % 97, t.count("a"), 1.0] for t in texts],
+                        np.float32)
+        out: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        return out
+
+
+@pytest.mark.unit
+def test_a_batch_that_runs_out_of_memory_is_split_and_rows_stay_in_order() -> None:
+    texts = [f"text {i} " + "a" * i for i in range(10)]
+    reference = _SmallDevice(limit=100).encode(texts)
+    device = _SmallDevice(limit=3)
+    embedder = Embedder(device, batch_size=10, cache_size=0)
+    got = embedder.embed(texts)
+    assert np.array_equal(got, reference)
+    assert max(n for n in device.calls if n <= 3) <= 3 and embedder.splits >= 3
+    assert embedder.stats()["splits"] == embedder.splits
+
+
+@pytest.mark.unit
+def test_out_of_memory_on_one_text_is_one_line_and_other_errors_pass_through() -> None:
+    with pytest.raises(EmbedError, match="out of memory encoding one text"):
+        Embedder(_SmallDevice(limit=0), batch_size=4).embed(["x"])
+
+    class Broken(_SmallDevice):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        Embedder(Broken(limit=9), batch_size=4).embed(["x", "y"])
+
+
+@pytest.mark.unit
+def test_warm_up_runs_one_batch_and_leaves_cache_and_counters_alone() -> None:
+    device = _SmallDevice(limit=100)
+    embedder = Embedder(device, batch_size=8)
+    assert embedder.warm_up() >= 0.0
+    assert device.calls == [8] and len(embedder) == 0
+    assert embedder.stats()["requests"] == 0 and embedder.stats()["encode_calls"] == 0

@@ -218,7 +218,8 @@ def viewer(display: Display, tmp_path: Path, *args: str) -> Iterator[tuple[Any, 
     """``cybermesh view`` on ``display``: (process, window id, mirror URL)."""
     events = tmp_path / "events.jsonl"
     with mirror_process("view", "--port", "0", "--backend", "numpy",
-                        "--size", f"{WINDOW[0]}x{WINDOW[1]}", "--events", str(events), *args,
+                        "--size", f"{WINDOW[0]}x{WINDOW[1]}", "--events", str(events),
+                        "--set", "loop.degrade=false", *args,
                         env=display.env) as (proc, url):
         wid, _, _ = display.window("CyberMesh")
         display.xdotool("mousemove", "0", "0")  # over the HUD: no bot line, no cursor effects

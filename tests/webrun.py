@@ -23,7 +23,8 @@ TOKEN = "test-token"
 
 def web_config(**sets: object) -> Config:
     """The default config on the numpy backend with ``sets`` (``a__b=v`` sets ``a.b``)."""
-    config = override(Config(), "lattice.backend", "numpy")
+    # Pacing off: tests that set the tick rate must see exactly theirs (tests/test_pacing.py).
+    config = override(override(Config(), "lattice.backend", "numpy"), "loop.degrade", False)
     for key, value in sets.items():
         config = override(config, key.replace("__", "."), value)
     return config

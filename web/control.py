@@ -20,9 +20,14 @@ from game.world import Sim
 Bot = tuple[int, int]
 
 
+# Replies echo a message's id, and msgpack cannot encode an integer outside 64 bits: a larger id
+# made encoding the reply raise inside the connection's handler. Outside this range: no id.
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
+
 class _Op(msgspec.Struct, tag_field="op", forbid_unknown_fields=True, kw_only=True):
     token: str = ""
-    id: int | None = None
+    id: Annotated[int, msgspec.Meta(ge=ID_MIN, le=ID_MAX)] | None = None
 
 
 class Pause(_Op, tag="pause"):
@@ -81,27 +86,38 @@ def message_id(raw: Any) -> int | None:
     """The integer ``id`` of a decoded message, if it has one (to echo in an error)."""
     if isinstance(raw, dict):
         value = raw.get("id")
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and ID_MIN <= value <= ID_MAX:
             return value
     return None
 
 
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks as spaces (msgspec quotes unknown field names verbatim)."""
+    return " ".join(text.splitlines())
+
+
 def parse(data: str | bytes, limit: int) -> tuple[Message | None, int | None, str | None]:
     """``(message, id, error)`` of one WebSocket message: JSON if text, msgpack if binary."""
-    size = len(data.encode() if isinstance(data, str) else data)
+    # surrogatepass: a str from elsewhere than aiohttp may hold lone surrogates; decoding says so.
+    size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if size > limit:
         return None, None, f"message too large: {size} bytes (limit {limit})"
     try:
         raw = msgspec.json.decode(data) if isinstance(data, str) else msgspec.msgpack.decode(data)
-    except msgspec.DecodeError as err:
-        return None, None, f"not a control message: {err}"
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as err:
+        # msgspec decodes nesting recursively (~1000 levels of `[`, 2 KB, exhaust the stack)
+        # and lets a msgpack string that is not UTF-8 escape as a UnicodeDecodeError.
+        return None, None, _one_line(f"not a control message: {err}")
     ident = message_id(raw)
     if not isinstance(raw, dict) or "op" not in raw:
         return None, ident, "a control message is an object with an `op`"
+    op = raw["op"]
+    # Only a string op is shown: the repr of a deeply nested one would itself exhaust the stack.
+    what = f"{op!r} message" if isinstance(op, str) else "message"
     try:
         return msgspec.convert(raw, Message), ident, None
     except msgspec.ValidationError as err:
-        return None, ident, f"bad {raw['op']!r} message: {err}"
+        return None, ident, _one_line(f"bad {what}: {err}")
 
 
 class Controller:

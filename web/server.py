@@ -17,6 +17,7 @@ import errno
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 @dataclass(eq=False)
 class Client:
-    """One WebSocket client: its frame queue, its replies, and what it has been sent."""
+    """One WebSocket client: its frame queue, its replies, and what it has been sent.
+
+    ``stuck``: its queue filled twice without a single frame going out in between (a reader
+    that stopped); it is offered nothing until its writer sends again.
+    """
 
     ws: web.WebSocketResponse
     queue: deque[bytes] = field(default_factory=deque)
@@ -51,6 +56,8 @@ class Client:
     last_seq: int | None = None
     sent: int = 0
     skips: int = 0
+    sent_at_reset: int = -1
+    stuck: bool = False
 
 
 class MirrorServer:
@@ -73,6 +80,8 @@ class MirrorServer:
         self.port = self.config.port if port is None else port
         self.clients: set[Client] = set()
         self.frames_sent = 0
+        self.fps = self.config.fps  # the pacer may lower it under load (game.pacing)
+        self.pacing: Callable[[], dict[str, Any]] | None = None
         self._encoder = FrameEncoder()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,6 +92,10 @@ class MirrorServer:
         self._writers: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._error: BaseException | None = None
+
+    def set_rate(self, fps: float) -> None:
+        """Send at most ``fps`` frames a second from the next frame on (the pacer's knob)."""
+        self.fps = max(1.0, fps)
 
     def app(self) -> web.Application:
         """The aiohttp application with its routes."""
@@ -118,6 +131,8 @@ class MirrorServer:
             "in_flight": frame.in_flight,
             "counts": msgspec.to_builtins(frame.counts),
         }
+        if self.pacing is not None:
+            body["pacing"] = self.pacing()
         body.update(paused=loop.paused, tick_rate=loop.tick_rate,
                     ticks_per_second=round(loop.ticks_per_second(), 2),
                     dropped_ticks=loop.dropped_ticks, clients=len(self.clients),
@@ -188,6 +203,7 @@ class MirrorServer:
                         continue
                     await ws.send_bytes(stamp(client.queue.popleft(), time.time() * 1e3))
                     client.sent += 1
+                    client.stuck = False
 
     # -- broadcasting ------------------------------------------------------------------------------
 
@@ -198,6 +214,11 @@ class MirrorServer:
             client.queue.append(frame.delta)
         else:
             if len(client.queue) >= limit:
+                if client.sent == client.sent_at_reset:  # nothing went out since the last reset
+                    client.stuck = True
+                    client.skips += 1
+                    return
+                client.sent_at_reset = client.sent
                 client.skips += len(client.queue)
                 client.queue.clear()
             client.queue.append(frame.key())
@@ -250,7 +271,6 @@ class MirrorServer:
 
     async def _broadcast(self) -> None:
         assert self._wake is not None
-        interval = 1.0 / self.config.fps
         every = self.config.keyframe_every
         last_key = last_new = -1e9
         while True:
@@ -267,11 +287,13 @@ class MirrorServer:
             key = now - last_key >= every
             if key:
                 last_key = now
-            encoded = self._encoder.encode(frame, self.stats(frame), key=key)
-            for client in self.clients:
-                self.offer(client, encoded)
-            self.frames_sent += 1
-            await asyncio.sleep(max(0.0, now + interval - time.monotonic()))
+            receivers = [c for c in self.clients if not c.stuck]
+            if receivers:  # clients that stopped reading cost no encoding (nor anything else)
+                encoded = self._encoder.encode(frame, self.stats(frame), key=key)
+                for client in receivers:
+                    self.offer(client, encoded)
+                self.frames_sent += 1
+            await asyncio.sleep(max(0.0, now + 1.0 / self.fps - time.monotonic()))
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
