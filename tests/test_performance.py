@@ -6,7 +6,6 @@ Absolute figures (G cell-updates/s, ms per tick, the race against bgolly) are re
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -67,15 +66,25 @@ def test_small_tick_is_cheaper_than_the_reference(benchmark: Any) -> None:
 
 def test_phase1_memory_budget() -> None:
     """Seed phase 1: memory < 1 GB for a running simulation (peak RSS of a serve process)."""
-    # os.wait4 gives this child's own peak: RUSAGE_CHILDREN would be the largest of every child
-    # the test session has reaped so far (a bad-input test may build a 2**28-cell lattice).
+    import psutil
+
+    # Sampled, not read from rusage: a forked child's ru_maxrss keeps the high-water mark of the
+    # pages it shared with this test process before exec (over 1 GB once torch is loaded here).
     proc = subprocess.Popen(
         [sys.executable, "-m", "game.cli", "serve", "--ticks", "300", "--no-web", "--backend",
          "numpy", "--set", "tick_rate=3000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0
-    peak_kib = usage.ru_maxrss
+    watched = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            if "game.cli" in watched.cmdline():  # exec'd: no longer this process's pages
+                peak = max(peak, watched.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    assert proc.wait(timeout=120) == 0
+    assert peak > 0
+    peak_kib = peak // 1024
     assert peak_kib < 1024 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
