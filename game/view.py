@@ -105,6 +105,7 @@ class Picture:
         self.detect = False
         self._drawn_tick = -1
         self._energy_tick = -1
+        self._energy_max = 0.0
 
     @property
     def shares_texture(self) -> bool:
@@ -123,6 +124,7 @@ class Picture:
         if self.energy and sim.tick != self._energy_tick:
             self._energy_tick = sim.tick
             renderer.upload_energy(sim.substrate.energy)
+            self._energy_max = float(sim.substrate.energy.max())
 
     def frame(self) -> MirrorFrame | None:
         """The mirror's newest frame (bots, shards, gliders, objects), if any yet."""
@@ -135,7 +137,7 @@ class Picture:
         self.refresh()
         sim = self.live.sim
         scene = Scene(tick=sim.tick, energy=self.energy, detect=self.detect,
-                      energy_max=float(sim.substrate.energy.max()) if self.energy else 0.0,
+                      energy_max=self._energy_max if self.energy else 0.0,
                       hud=hud or [], message=message, help=help_ or [])
         frame = self.frame()
         if frame is not None:

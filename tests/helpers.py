@@ -5,6 +5,16 @@ from __future__ import annotations
 import pytest
 
 
+class FakeClock:
+    """A clock the test moves by hand (``clock.now += dt``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def assert_main_fails_in_one_line(argv: list[str], message: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     """``cybermesh ARGV`` in-process exits 2 with one line on stderr containing ``message``."""

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from game.loop import Control, FixedStepLoop
+from tests.helpers import FakeClock
 
 pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make(rate: float = 10.0, **kw: float) -> tuple[FixedStepLoop, FakeClock, list[int]]:

@@ -6,16 +6,9 @@ import pytest
 
 from game.loop import Control, FixedStepLoop
 from game.pacing import STEPS, Pacer
+from tests.helpers import FakeClock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Knob:
@@ -32,7 +25,7 @@ class Run:
     """A loop whose ticks take ``cost`` seconds of the fake clock, drawn every 16 ms."""
 
     def __init__(self, rate: float = 30.0) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.cost = 0.0
         self.ticks = 0
         self.loop = FixedStepLoop(self._tick, rate, clock=self.clock)
