@@ -92,7 +92,8 @@ bench: setup
 # then the phase-1 memory budget around the performance tests.
 perf: setup
 	$(VENV)/bin/cybermesh bench --scenario ca --quick --json bench-ca.json
-	$(PY) scripts/check_performance_regression.py bench-ca.json \
+	$(VENV)/bin/cybermesh bench --scenario full --quick --json bench-full.json
+	$(PY) scripts/check_performance_regression.py bench-ca.json bench-full.json \
 		--thresholds tests/performance_thresholds.yaml $(if $(BASELINE),--baseline $(BASELINE))
 	$(PY) scripts/memory_monitor.py --interval 0.5 --out test-results/memory-perf.jsonl -- \
 		$(VENV)/bin/pytest -q tests/test_performance.py

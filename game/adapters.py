@@ -5,11 +5,16 @@ one per name under ``assets/adapters/<name>/``; the base network's weights are
 ``assets/adapters/base.safetensors``. An adapter also travels as a shard: its low-rank weights
 flattened in a fixed key order (:meth:`PulseModel.vector`) with a content hash
 (:meth:`PulseModel.digest`), and a bot that receives one it does not hold adds it from that vector.
+
+The pulse system scores with :meth:`PulseModel.frozen` snapshots rather than the peft model: a
+snapshot owns its weights, so a worker thread can run it while the loop adds or switches
+adapters, and it computes exactly what peft computes (the same operations in the same order).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -17,11 +22,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from peft.tuners.lora import Conv2d as LoraConv2d
 from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
 from safetensors.torch import load_file, save_file
+from torch.nn import functional
 
 from game.errors import BadInput
-from game.pulse import PulseNet, base_network
+from game.pulse import PulseNet, base_network, torus_scores
 
 TARGETS: Final = ["c1", "c2", "out"]
 BASE_FILE: Final = "base.safetensors"
@@ -30,6 +37,57 @@ BASE_FILE: Final = "base.safetensors"
 def lora_config(rank: int = 4) -> LoraConfig:
     """The one LoRA shape every adapter has (a vector only makes sense against it)."""
     return LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(TARGETS), lora_dropout=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenConv:
+    """One adapted convolution, detached: the base layer plus ``scaling`` × up(down(x))."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    down: torch.Tensor  # LoRA A: the base layer's kernel, ``rank`` channels out
+    up: torch.Tensor  # LoRA B: 1×1, ``rank`` channels in
+    scaling: float
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's output; bit-identical to peft's LoRA conv forward (no dropout)."""
+        out = functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        low = functional.conv2d(functional.conv2d(x, self.down, None, self.stride, self.padding),
+                                self.up)
+        # peft's ``result + lora_B(lora_A(x)) * scaling``, in place: the same sums, fewer
+        # fresh lattice-sized buffers.
+        return out.add_(low.mul_(self.scaling))
+
+    @classmethod
+    def of(cls, layer: LoraConv2d, name: str) -> FrozenConv:
+        """A copy of adapter ``name`` of peft's wrapped ``layer`` (later training won't show)."""
+        base = layer.get_base_layer()
+        down, up = layer.lora_A[name], layer.lora_B[name]
+        assert isinstance(base, torch.nn.Conv2d) and base.groups == 1
+        assert isinstance(down, torch.nn.Conv2d) and isinstance(up, torch.nn.Conv2d)
+        assert isinstance(base.padding, tuple)  # not "same"/"valid": PulseNet pads with 0
+        return cls(base.weight.detach().clone(),
+                   None if base.bias is None else base.bias.detach().clone(),
+                   down.weight.detach().clone(), up.weight.detach().clone(),
+                   float(layer.scaling[name]), tuple(base.stride), tuple(base.padding))
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenAdapter:
+    """The pulse network with one adapter, as plain tensors: safe to run on any thread."""
+
+    name: str
+    c1: FrozenConv
+    c2: FrozenConv
+    out: FrozenConv
+    device: torch.device
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``(N, H, W)`` of features ``x``: those of ``PulseModel.scores(x, name)``."""
+        with torch.inference_mode():
+            return torus_scores(x.to(self.device), self.c1, self.c2, self.out)
 
 
 def adapter_names(folder: Path) -> list[str]:
@@ -117,6 +175,20 @@ class PulseModel:
         with torch.inference_mode():
             out: torch.Tensor = self.model(x.to(self.device))
         return out
+
+    def frozen(self, name: str) -> FrozenAdapter:
+        """A snapshot of the network with adapter ``name`` (see the module docstring)."""
+        if self.model is None or name not in self.model.peft_config:
+            raise BadInput(f"pulse: unknown adapter {name!r} (resident: "
+                           f"{', '.join(self.names) or 'none'})")
+        net = self.model.get_base_model()
+        layers = []
+        for target in TARGETS:
+            layer = getattr(net, target)
+            assert isinstance(layer, LoraConv2d)
+            layers.append(FrozenConv.of(layer, name))
+        c1, c2, out = layers
+        return FrozenAdapter(name, c1, c2, out, self.device)
 
     def _state(self, name: str) -> dict[str, torch.Tensor]:
         if self.model is None or name not in self.model.peft_config:

@@ -435,11 +435,104 @@ SCENARIOS: dict[str, tuple[Scenario, Printer]] = {
     "web": _lazy("bench_web", "web"),
 }
 
+#: The scenarios ``--scenario all`` runs, in this order: the quick, machine-level ones first.
+ALL_ORDER: tuple[str, ...] = (
+    "ca", "detect", "embed", "routing", "throughput", "energy", "glider", "pulse", "full", "view",
+    "web",
+)
+
+
+def run_all(args: argparse.Namespace, config: Config, progress: Progress,
+            names: Sequence[str] = ALL_ORDER) -> Report:
+    """Run each scenario of ``names`` in turn, printing each with its own printer as it ends.
+
+    Each gets its own copy of the flags (``--quick`` and the rest pass through). A scenario that
+    raises is reported (its error in one line) and the rest still run.
+    """
+    scenarios: Report = {}
+    for name in names:
+        scenario, show = SCENARIOS[name]
+        progress(f"all: {name}")
+        t0 = time.perf_counter()
+        entry: Report = {"status": "ok", "seconds": 0.0, "result": None, "error": None}
+        try:
+            entry["result"] = scenario(argparse.Namespace(**vars(args)), config,
+                                       _prefixed(progress, f"all: {name}: "))
+        except Exception as err:  # noqa: BLE001 - one scenario's failure must not stop the rest
+            entry["status"] = "error"
+            entry["error"] = f"{type(err).__name__}: {' '.join(str(err).splitlines())}"
+        entry["seconds"] = time.perf_counter() - t0
+        print(f"== {name} ({entry['seconds']:.1f} s) ==")
+        if entry["result"] is not None:
+            try:
+                show(entry["result"])
+            except Exception as err:  # noqa: BLE001 - a broken table is reported, not fatal
+                entry["status"] = "error"
+                entry["error"] = f"printing: {type(err).__name__}: {err}"
+        if entry["error"] is not None:
+            print(f"{name}: FAILED: {entry['error']}")
+        print(flush=True)
+        scenarios[name] = entry
+    failed = [n for n, e in scenarios.items() if e["status"] != "ok"]
+    return {"scenarios": scenarios, "failed": failed}
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    """``progress`` with ``prefix`` before every text."""
+
+    def show(text: str) -> None:
+        progress(prefix + text)
+
+    return show
+
+
+def scenario_all(args: argparse.Namespace, config: Config, progress: Progress) -> Report:
+    """Every scenario in one report (see :func:`run_all`)."""
+    return run_all(args, config, progress)
+
+
+def print_all(report: Report) -> None:
+    """The summary of ``--scenario all`` (each scenario was printed as it ended)."""
+    print(f"{'scenario':<11} {'status':<7} {'seconds':>8}  error")
+    for name, e in report["scenarios"].items():
+        print(f"{name:<11} {e['status']:<7} {e['seconds']:>8.1f}  {e['error'] or ''}")
+    n = len(report["scenarios"])
+    print(f"{n - len(report['failed'])}/{n} scenarios ran"
+          + (f"; failed: {', '.join(report['failed'])}" if report["failed"] else ""))
+
+
+SCENARIOS["all"] = (scenario_all, print_all)
+
+#: The scenarios that draw ``--plot`` PNGs.
+PLOTTING = ("full", "all")
+
+
+def prepare_plot_dir(folder: str) -> Path:
+    """Create ``folder`` if needed and check that a file can be written in it (BadInput if not)."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".cybermesh-", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise BadInput(f"--plot {folder}: cannot write plots there: "
+                       f"{err.strerror or err}") from None
+    return path
+
 
 def run_bench(args: argparse.Namespace, config: Config) -> int:
-    """Run the chosen scenario, print it, write JSON if asked; returns the exit code."""
+    """Run the chosen scenario, print it, write JSON if asked; returns the exit code.
+
+    ``--scenario all`` exits 1 when one of its scenarios failed (after printing and writing the
+    rest).
+    """
     from tqdm import tqdm
 
+    if getattr(args, "plot", None):
+        if args.scenario not in PLOTTING:
+            raise BadInput(f"--plot: only --scenario {' or '.join(PLOTTING)} draws plots, "
+                           f"not {args.scenario}")
+        prepare_plot_dir(args.plot)
     scenario, show = SCENARIOS[args.scenario]
     with tqdm(desc=args.scenario, file=sys.stderr, disable=None, leave=False,
               bar_format="{desc}: {elapsed}") as bar:
@@ -449,4 +542,8 @@ def run_bench(args: argparse.Namespace, config: Config) -> int:
     show(result)
     if args.json:
         write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), "the report")
+    if args.scenario == "all" and result["failed"]:
+        print(f"cybermesh: bench --scenario all: {len(result['failed'])} scenario(s) failed: "
+              f"{', '.join(result['failed'])}", file=sys.stderr)
+        return 1
     return 0

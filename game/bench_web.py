@@ -259,7 +259,9 @@ class NormalClient:
 def _window(url: str, seconds: float, client: NormalClient | None,
             server: psutil.Process) -> tuple[float, float, float]:
     """Ticks per wall second and per server CPU-second, and ``client``'s frames per second."""
-    time.sleep(0.5)  # let the phase settle (the stalled client's buffers fill)
+    # Let the phase settle: a stalled client's buffers fill (serve.send_buffer) and it is
+    # found stuck within ~1.5 s; a new normal client's first keyframe goes out.
+    time.sleep(2.0)
     a, fa = _state(url)["tick"], client.frames if client else 0
     t0, c0 = time.monotonic(), sum(server.cpu_times()[:2])
     time.sleep(seconds)

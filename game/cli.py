@@ -118,6 +118,37 @@ def _mesh(text: str) -> tuple[int, int]:
     return _pair(text, "ROWSxCOLS", "5x5")
 
 
+#: The smallest tile the bench builds: a glider, a pulse's budget and a link's wire need room.
+MIN_TILE = 8
+
+
+def _tile(text: str) -> int:
+    value = _nonneg_int(text)
+    if value < MIN_TILE:
+        raise argparse.ArgumentTypeError(
+            f"a tile is at least {MIN_TILE} cells a side (gliders and pulses need room), "
+            f"got {value}")
+    return value
+
+
+def _mesh_list(text: str) -> list[tuple[int, int]]:
+    """Comma-separated meshes, e.g. ``5x5,16x16,64x64``."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected meshes ROWSxCOLS separated by commas, e.g. 5x5,16x16, got {text!r}")
+    return [_mesh(p) for p in parts]
+
+
+def _count_list(text: str) -> list[int]:
+    """Comma-separated whole numbers, e.g. ``0,250,1000``."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers separated by commas, e.g. 0,250,1000, got {text!r}")
+    return [_nonneg_int(p) for p in parts]
+
+
 BACKEND_CHOICES = ("auto", "numpy", "gl", "reference")
 
 
@@ -183,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="generations ahead in which interacting objects are joined "
                         "(default 64)")
 
+    replay = sub.add_parser(
+        "replay",
+        help="run a logged run again and report its first divergence",
+        description="Re-run the run an event log records (its start event's config and its "
+        "input events) and compare the logs line by line. Exit 0 when they match, 1 at the "
+        "first divergence (its tick and both lines), 2 for a log that cannot be replayed.",
+    )
+    replay.add_argument("events", metavar="EVENTS.jsonl", help="the event log of the run")
+    replay.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help="lattice backend of the replay (default: auto)")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+
     serve = sub.add_parser(
         "serve",
         help="headless simulation with the web mirror",
@@ -224,9 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ticks", type=_nonneg_int, metavar="N", help="ticks (or gens) per run")
     bench.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     bench.add_argument("--quick", action="store_true", help="smaller sizes, for CI smoke runs")
-    g = bench.add_argument_group("routing and throughput scenarios")
+    g = bench.add_argument_group("routing, throughput and full scenarios")
     g.add_argument("--shards", type=_positive_int, metavar="K",
-                   help="routing: shards spawned at once (default 16)")
+                   help="routing: shards spawned at once (default 16); full: shards kept in "
+                   "flight, topped up each tick (default: 2 spawned a tick)")
     g.add_argument("--router", choices=ROUTER_CHOICES, help="router (default: route.router)")
     g.add_argument("--loss", type=_probability, metavar="P",
                    help="probability that one link transmission is lost (default: route.loss)")
@@ -234,12 +278,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bots that are down, e.g. --down 1,1 2,3")
     g.add_argument("--mesh", type=_mesh, metavar="RxC", help="mesh rows x cols, e.g. 3x3")
     g.add_argument("--soak", type=_positive_float, metavar="SECONDS",
-                   help="routing: a stress run of SECONDS at half capacity; full: how long "
-                   "(default 60); both report RSS growth; web: how long the dashboards watch "
-                   "(default 300, --quick 60); view: seconds per case (default 15, --quick 4)")
+                   help="routing: a stress run of SECONDS at half capacity; full: the "
+                   "integration soak instead of the tick run; both report RSS growth; web: how "
+                   "long the dashboards watch (default 300, --quick 60); view: seconds per case "
+                   "(default 15, --quick 4)")
     g.add_argument("--state-dumps", metavar="FILE",
                    help="routing: write the full state after every tick (JSONL), the baseline "
                    "of scripts/check_compression_ratio.py")
+    f = bench.add_argument_group("full scenario")
+    f.add_argument("--tile", type=_tile, metavar="T",
+                   help=f"full: side of each bot's tile (default: mesh.tile, 16; >= {MIN_TILE})")
+    f.add_argument("--warmup", type=_nonneg_int, metavar="N",
+                   help="full: untimed ticks after the model's warm-up (default 200, --quick "
+                   "100; --scaling 100, --quick 30)")
+    f.add_argument("--rate", type=_positive_float, metavar="R",
+                   help="full: pace the timed ticks at R ticks/s of wall time (default: back "
+                   "to back)")
+    f.add_argument("--scaling", type=_mesh_list, nargs="?", const=True, metavar="MESHES",
+                   help="full: run at each mesh (default 5x5,16x16,64x64) and at the largest "
+                   "with each --scaling-shards count")
+    f.add_argument("--scaling-shards", type=_count_list, metavar="K,K,...",
+                   help="full --scaling: shards kept in flight at the largest mesh (default "
+                   "0,250,1000)")
+    f.add_argument("--plot", metavar="DIR",
+                   help="full (and all): write PNG plots into DIR (created if missing)")
     p = bench.add_argument_group("pulse scenario")
     p.add_argument("--seeds", type=_seed_range, metavar="A:B",
                    help="pulse: the soups' seeds A..B-1 (default 0:100)")
@@ -265,8 +327,8 @@ class _VersionAction(argparse.Action):
 
 # The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
 SCENARIO_NAMES: tuple[str, ...] = (
-    "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput", "view",
-    "web",
+    "all", "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput",
+    "view", "web",
 )
 ROUTER_CHOICES = ("shortest", "semantic")
 
@@ -309,11 +371,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run the simulation for a while: the ones worth an application log.
-RUN_COMMANDS = ("serve", "view", "bench")
+RUN_COMMANDS = ("serve", "view", "bench", "replay")
 
 
 def _seed_backend(args: argparse.Namespace) -> tuple[object, object]:
     """The run's seed and lattice backend for the log: the config's, else (bad config) flags'."""
+    if not hasattr(args, "config"):  # replay: its log holds the config
+        return None, args.backend
     try:
         config = load_run_config(args)
     except BadInput:
@@ -332,6 +396,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from game.run_detect import run_detect
 
             return run_detect(args)
+        if args.command == "replay":
+            from game.replay import run_replay
+
+            return run_replay(args)
         if args.command in ("serve", "view"):
             # A real-time run shares the CPUs with its clients (and, on a laptop, the browser):
             # torch's OpenMP threads must sleep when idle, not spin. Spinning, a 2-core machine
@@ -345,6 +413,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
             return run_serve(args, load_run_config(args))
         if args.command == "bench":
+            if args.scenario == "full":
+                # The full scenario measures what serve and view run: the same OpenMP policy.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from game.bench import run_bench
 
             return run_bench(args, load_run_config(args))

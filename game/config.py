@@ -84,6 +84,7 @@ class DetectConfig(_Section):
     max_period: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 64
     budget: Annotated[int, msgspec.Meta(ge=0)] = 512
     every: Positive = 1
+    worker: bool = False
 
 
 class EmbedConfig(_Section):
@@ -97,6 +98,7 @@ class EmbedConfig(_Section):
     ollama_url: str = "http://127.0.0.1:11434"
     ollama_model: str = "nomic-embed-text"
     timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    lag: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 2
 
 
 Router = Literal["shortest", "semantic"]
@@ -134,6 +136,7 @@ class PulseConfig(_Section):
     enabled: bool = False
     budget: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 8
     every: Annotated[int, msgspec.Meta(ge=0)] = 0
+    lag: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 2
     adapter: str = ""
     scorer: Literal["net", "random"] = "net"
     adapters: str = "assets/adapters"
@@ -155,6 +158,7 @@ class ServeConfig(_Section):
     fps: Annotated[float, msgspec.Meta(ge=1, le=120)] = 30.0
     keyframe_every: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     client_queue: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
+    send_buffer: Annotated[int, msgspec.Meta(ge=0, le=16 * 2**20)] = 16384
     heartbeat: Annotated[float, msgspec.Meta(gt=0, le=300)] = 10.0
     max_message: Annotated[int, msgspec.Meta(ge=64, le=65536)] = 4096
     origins: list[str] = msgspec.field(default_factory=list)
@@ -302,3 +306,31 @@ def config_keys(struct: type[msgspec.Struct] = Config, prefix: str = "") -> list
         else:
             keys.append(name)
     return keys
+
+
+# What changes only pacing or where a run runs, never what it computes: left out of the
+# config an event log carries (determinism holds across backends and tick rates).
+_NOT_LOGGED: tuple[str, ...] = ("tick_rate", "loop", "serve", "lattice.backend")
+
+
+def logged_config(config: Config) -> dict[str, Any]:
+    """``config`` as the event log's ``start`` event carries it (see :data:`_NOT_LOGGED`)."""
+    data: dict[str, Any] = msgspec.to_builtins(config)
+    for dotted in _NOT_LOGGED:
+        *path, last = dotted.split(".")
+        section = data
+        for key in path:
+            section = section[key]
+        section.pop(last, None)
+    return data
+
+
+def config_from_log(data: dict[str, Any], source: str) -> Config:
+    """The config of a logged run (its ``start`` event's ``config``), defaults for the rest.
+
+    Raises :class:`ConfigError` in one line for a config this version does not understand.
+    """
+    try:
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as err:
+        raise ConfigError(_one_line(source, err)) from None

@@ -432,6 +432,12 @@ class Embedder:
         Distinct texts are looked up once; cache hits are served as they are and the misses are
         encoded in batches of ``batch_size``, one encoder call per batch.
         """
+        found, missing = self.lookup(texts)
+        found.update(self.store(missing, self.encode_missing(missing)))
+        return self.gather(texts, found)
+
+    def lookup(self, texts: Sequence[str]) -> tuple[dict[str, Vectors], list[str]]:
+        """The cached vectors of ``texts`` (refreshing their recency) and the distinct misses."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
         self.requests += len(texts)
@@ -447,8 +453,13 @@ class Embedder:
             else:
                 missing.append(text)
         self.misses += len(missing)
+        return found, missing
+
+    def encode_missing(self, missing: Sequence[str]) -> Vectors:
+        """Encode ``missing`` in batches of ``batch_size`` (touches no cache: any thread)."""
+        parts: list[Vectors] = []
         for start in range(0, len(missing), self.batch_size):
-            batch = missing[start : start + self.batch_size]
+            batch = list(missing[start : start + self.batch_size])
             t0 = time.perf_counter()
             rows = self._encode(batch)
             self.batches.append((len(batch), (time.perf_counter() - t0) * 1000.0))
@@ -457,11 +468,21 @@ class Embedder:
                     f"embed: encoder {self.encoder.name} returned {rows.shape[0]} vectors "
                     f"for {len(batch)} texts"
                 )
-            for text, row in zip(batch, rows, strict=True):
-                vector = np.array(row, dtype=np.float32)
-                vector.setflags(write=False)
-                found[text] = vector
-                self._remember(text, vector)
+            parts.append(np.asarray(rows, dtype=np.float32))
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    def store(self, texts: Sequence[str], rows: Vectors) -> dict[str, Vectors]:
+        """Cache the encoded ``rows`` of ``texts`` (read-only copies); returns them by text."""
+        out: dict[str, Vectors] = {}
+        for text, row in zip(texts, rows, strict=True):
+            vector = np.array(row, dtype=np.float32)
+            vector.setflags(write=False)
+            out[text] = vector
+            self._remember(text, vector)
+        return out
+
+    def gather(self, texts: Sequence[str], found: dict[str, Vectors]) -> Vectors:
+        """The rows of ``texts`` in order, from ``found``."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[text] for text in texts]).astype(np.float32, copy=False)

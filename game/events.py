@@ -7,7 +7,8 @@ to :class:`EventBus` during a tick; the log system writes them at the end of the
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -25,7 +26,12 @@ class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
 
 
 class Start(Event, tag="start", frozen=True):
-    """A run began: what it runs on. Deterministic fields only (no wall clock, no backend)."""
+    """A run began: what it runs on. Deterministic fields only (no wall clock, no backend).
+
+    ``config`` is the run's whole configuration but for what changes only pacing or where it
+    runs (``tick_rate``, ``loop``, ``serve``, ``lattice.backend``): with the ``input`` events,
+    what ``cybermesh replay`` needs to run it again.
+    """
 
     seed: int
     rule: str
@@ -35,6 +41,7 @@ class Start(Event, tag="start", frozen=True):
     mesh_cols: int
     tile: int
     population: int
+    config: dict[str, Any] | None = None
 
 
 class Reseed(Event, tag="reseed", frozen=True):
@@ -223,6 +230,29 @@ class Adopt(Event, tag="adopt", frozen=True):
     loaded: bool
 
 
+class Input(Event, tag="input", frozen=True):
+    """A user's command (keyboard, web mirror, script), applied at the start of ``tick``.
+
+    ``command`` is ``stamp`` (``pattern``, its cells as ``rle``, at ``x, y``), ``reseed``
+    (``seed``, null: drawn from the run's rng), ``spawn`` (``text`` from ``src`` to ``target``,
+    ``payload``), ``pulse`` (``bot``, null: every bot with an adapter), ``wave`` (``bot``,
+    ``adapter``) or ``select`` (``bot``, ``adapter``). Traffic the run spawns itself is not input.
+    """
+
+    command: str
+    pattern: str | None = None
+    rle: str | None = None
+    x: int | None = None
+    y: int | None = None
+    seed: int | None = None
+    text: str | None = None
+    src: Cell | None = None
+    target: Cell | None = None
+    payload: str | None = None
+    bot: Cell | None = None
+    adapter: str | None = None
+
+
 class Select(Event, tag="select", frozen=True):
     """The user made ``adapter`` the active one of ``bot`` (None: no adapter, no pulses)."""
 
@@ -233,12 +263,12 @@ class Select(Event, tag="select", frozen=True):
 AnyEvent = (
     Start | Reseed | Stamp | Population | Stop | TrackBorn | TrackCrossed | TrackLost
     | Spawn | Hop | Retry | Delivered | Expired | Dropped | Board | Handoff | Alight
-    | Pulse | WaveStart | Adopt | Select
+    | Pulse | WaveStart | Adopt | Select | Input
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     Start, Reseed, Stamp, Population, Stop, TrackBorn, TrackCrossed, TrackLost,
     Spawn, Hop, Retry, Delivered, Expired, Dropped, Board, Handoff, Alight,
-    Pulse, WaveStart, Adopt, Select,
+    Pulse, WaveStart, Adopt, Select, Input,
 )
 TERMINAL_KINDS: tuple[str, ...] = ("delivered", "expired", "dropped")
 
@@ -271,6 +301,11 @@ _DECODER = msgspec.json.Decoder(AnyEvent)
 def encode_event(event: Event) -> bytes:
     """One JSONL line (without the newline)."""
     return _ENCODER.encode(event)
+
+
+def encode_events(events: Iterable[Event]) -> bytes:
+    """JSONL lines, each ending in a newline: what :func:`encode_event` gives, line by line."""
+    return _ENCODER.encode_lines(events)
 
 
 def decode_event(line: bytes | str) -> Event:

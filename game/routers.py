@@ -8,14 +8,14 @@ drop reason (a string from :data:`game.events.DROP_REASONS`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Final, Protocol
+from collections.abc import Callable, Collection, Mapping
+from typing import Final, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from components.shard import Shard
-from game.topology import Cell, cells, neighbours, torus_distance
+from game.topology import Cell, cells, link_steps, neighbours, torus_distance
 from game.trails import Wires
 
 DELIVER: Final = "deliver"
@@ -34,6 +34,10 @@ class Router(Protocol):
         """
         ...
 
+    def delivers(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> bool:
+        """Whether :meth:`decide` would deliver ``shard`` at ``at`` (no next hop chosen)."""
+        ...
+
 
 class Hints:
     """What a router may read of the energy field: the trails on the links around its bot.
@@ -42,13 +46,16 @@ class Hints:
     neighbour ``n`` is the strongest level among ``n``'s other live links: where a shard could
     go on from ``n`` along the trail (each bot hears its neighbours' link levels with their
     gossip). The route system calls :meth:`refresh` once a tick; both are read from one
-    vectorised gather then.
+    vectorised gather then. ``before_read`` runs just before that gather (the route system
+    applies the trails of the hops made so far: see :meth:`ShardNet.flush_trails`).
     """
 
     def __init__(self, wires: Wires, energy: npt.NDArray[np.float32],
-                 down: Collection[Cell] = ()) -> None:
+                 down: Collection[Cell] = (),
+                 before_read: Callable[[], None] | None = None) -> None:
         self.wires = wires
         self.energy = energy
+        self.before_read = before_read
         keys = wires.keys
         index = {k: i for i, k in enumerate(keys)}
         self._link = index
@@ -78,6 +85,8 @@ class Hints:
     def _read(self) -> None:
         # Once a tick at most (routers ask many times a tick), and not at all on quiet ticks.
         self._stale = False
+        if self.before_read is not None:
+            self.before_read()
         levels = self._buffer
         levels[:-1] = self.wires.level_array(self.energy)
         columns = iter(self._onward_columns)
@@ -121,6 +130,12 @@ class ShortestRouter:
     def __init__(self, rows: int, cols: int, down: Collection[Cell]) -> None:
         self.rows, self.cols = rows, cols
         self.down = frozenset(down)
+        self._steps = link_steps(rows, cols)
+        # Both by flat index (row * cols + col) and filled on first use, as a big mesh would
+        # pay for every cell up front: the steps' preference order by the target's offset, and
+        # each cell's neighbour by step (None where that neighbour is down).
+        self._ranks: list[tuple[int, ...] | None] = [None] * (rows * cols)
+        self._links: list[tuple[Cell | None, ...] | None] = [None] * (rows * cols)
 
     def decide(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> Decision:
         """See :meth:`Router.decide`."""
@@ -129,19 +144,54 @@ class ShortestRouter:
             raise ValueError("the shortest router needs a target bot")
         if at == target:
             return DELIVER
-        best: Cell | None = None
-        best_d = 0
-        for n in neighbours(at, self.rows, self.cols):
-            if n in self.down:
-                if n == target:
-                    return "target_down"
-                continue
-            if n in visited:
-                continue
-            d = torus_distance(n, target, self.rows, self.cols)
-            if best is None or d < best_d:
-                best, best_d = n, d
-        return best if best is not None else "no_route"
+        rows, cols = self.rows, self.cols
+        if self.down and target in self.down and target in neighbours(at, rows, cols):
+            return "target_down"
+        r, c = at
+        offset = (target[0] - r) % rows * cols + (target[1] - c) % cols
+        rank = self._ranks[offset]
+        if rank is None:
+            rank = self._rank(offset)
+        links = self._links[r * cols + c]
+        if links is None:
+            links = self._link(at)
+        for step in rank:
+            n = links[step]
+            if n is not None and n not in visited:
+                return n
+        return "no_route"
+
+    def delivers(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> bool:
+        """See :meth:`Router.delivers`: only at the target."""
+        return at == shard.target
+
+    def _rank(self, offset: int) -> tuple[int, ...]:
+        # Distances on a torus depend only on the offset between the cells, so one ranking of
+        # the steps (nearest to the target first, ties in N, E, S, W order) serves every bot.
+        steps, rows, cols = self._steps, self.rows, self.cols
+        to = divmod(offset, cols)
+        rank = tuple(sorted(range(len(steps)),
+                            key=lambda i: (torus_distance(steps[i], to, rows, cols), i)))
+        self._ranks[offset] = rank
+        return rank
+
+    def _link(self, at: Cell) -> tuple[Cell | None, ...]:
+        links = tuple(None if n in self.down else n
+                      for n in neighbours(at, self.rows, self.cols))
+        self._links[at[0] * self.cols + at[1]] = links
+        return links
+
+
+Heard = dict[Cell, tuple[int, Cell]]  # a bot's gossip: target -> (hops, next hop)
+
+
+class Table(NamedTuple):
+    """What one bot of the semantic router ranks shards by (:meth:`SemanticRouter.decide`)."""
+
+    targets: list[Cell]  # the bots it knows, in the order it heard of them (itself first)
+    hops: list[Cell]  # the neighbour each target is reached through
+    profiles: npt.NDArray[np.float32]  # the targets' profiles, one row each
+    around: list[tuple[Cell, int]]  # each live neighbour and its row in ``targets``
 
 
 class SemanticRouter:
@@ -175,31 +225,73 @@ class SemanticRouter:
         live = [c for c in cells(rows, cols) if c not in self.down]
         self._around = {c: [n for n in neighbours(c, rows, cols) if n not in self.down]
                         for c in live}
-        known: dict[Cell, dict[Cell, tuple[int, Cell]]] = {b: {b: (0, b)} for b in live}
-        for _ in range(horizon):
-            heard = {b: dict(t) for b, t in known.items()}
-            for b in live:
-                for n in neighbours(b, rows, cols):
-                    if n in self.down:
-                        continue
-                    for target, (d, _) in known[n].items():
-                        old = heard[b].get(target)
-                        if old is None or d + 1 < old[0]:
-                            heard[b][target] = (d + 1, n)
-            known = heard
-        self.tables: dict[Cell, tuple[list[Cell], list[Cell], npt.NDArray[np.float32]]] = {}
-        for b, table in known.items():
-            targets = list(table)
-            self.tables[b] = (
-                targets,
-                [table[t][1] for t in targets],
-                np.stack([profiles[t] for t in targets]).astype(np.float32),
-            )
+        # With no bot down every bot hears the same as the one at (0, 0), moved: gossip once.
+        self._heard = self._gossip(live) if self.down else self._gossip([(0, 0)], moved=True)
+        # Each bot's ranking table, built the first time a shard is at that bot: a big mesh
+        # would otherwise stack every bot's profiles before its first hop.
+        self.tables: dict[Cell, Table] = {}
         self.live = len(live)
+
+    def _gossip(self, bots: list[Cell], moved: bool = False) -> dict[Cell, Heard]:
+        """The tables of ``bots`` after ``horizon`` rounds: target -> (hops, next hop).
+
+        In round r a bot hears of the targets its live neighbours (N, E, S, W) first heard of
+        in round r - 1, and keeps the ones new to it, through the first neighbour that told it.
+        Only those can be news: whatever a neighbour knew earlier, the bot heard a round ago,
+        and a distance heard first is already the shortest. Targets keep the order heard in.
+        ``bots`` must be every live bot, unless ``moved``: with no bot down, a neighbour
+        heard what the bot did, moved by the step between them.
+        """
+        rows, cols = self.rows, self.cols
+        known: dict[Cell, Heard] = {b: {b: (0, b)} for b in bots}
+        fresh = {b: [b] for b in bots}
+        for hops in range(1, self.horizon + 1):
+            heard: dict[Cell, list[Cell]] = {}
+            for b in bots:
+                table = known[b]
+                news = heard[b] = []
+                for n in self._around[b]:
+                    if moved:
+                        dr, dc = n[0] - b[0], n[1] - b[1]
+                        told = [((r + dr) % rows, (c + dc) % cols) for r, c in fresh[b]]
+                    else:
+                        told = fresh[n]
+                    for target in told:
+                        if target not in table:
+                            table[target] = (hops, n)
+                            news.append(target)
+            fresh = heard
+        return known
+
+    def _known(self, at: Cell) -> Heard:
+        """What the bot at ``at`` heard by gossip (its table, moved from (0, 0) if need be)."""
+        heard = self._heard.get(at)
+        if heard is not None:
+            return heard
+        if at not in self._around:
+            raise KeyError(at)  # not a live bot of the mesh
+        rows, cols = self.rows, self.cols
+        r, c = at
+        return {((r + tr) % rows, (c + tc) % cols): (d, ((r + nr) % rows, (c + nc) % cols))
+                for (tr, tc), (d, (nr, nc)) in self._heard[(0, 0)].items()}
+
+    def _table(self, at: Cell) -> Table:
+        table = self.tables.get(at)
+        if table is None:
+            known = self._known(at)
+            targets = list(known)
+            index = {t: i for i, t in enumerate(targets)}
+            table = self.tables[at] = Table(
+                targets,
+                [known[t][1] for t in targets],
+                np.stack([self.profiles[t] for t in targets]).astype(np.float32),
+                [(n, index[n]) for n in self._around[at]],
+            )
+        return table
 
     def known(self, at: Cell) -> list[Cell]:
         """The bots whose profiles the bot at ``at`` has learned (itself first)."""
-        return list(self.tables[at][0])
+        return list(self._known(at))
 
     def decide(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> Decision:
         """See :meth:`Router.decide`.
@@ -213,20 +305,34 @@ class SemanticRouter:
         vector = shard.vector
         if vector is None:
             raise ValueError("the semantic router needs the shard's vector")
-        targets, hops, matrix = self.tables[at]
+        targets, hops, matrix, around = self._table(at)
         scores = matrix @ vector
-        order = np.argsort(-scores, kind="stable").tolist()
+        # The best match first, ties to the first known: argmax, unless a score is NaN (a
+        # stable argsort ranks those last). The full ranking only when the best is passed by.
+        best = int(scores.argmax())
+        top = scores.item(best)
+        if top != top:
+            best = int(np.argsort(-scores, kind="stable")[0])
+            top = scores.item(best)
         sees_all = len(targets) == self.live
-        if not sees_all and float(scores[order[0]]) < self.confidence:
+        if not sees_all and top < self.confidence:
             # no good match in sight: search (the horizon always covers the neighbours)
-            return self._explore(dict(zip(targets, scores.tolist(), strict=True)), at, visited)
-        for i in order:
+            return self._explore({n: scores.item(i) for n, i in around}, at, visited)
+        if targets[best] == at:
+            return DELIVER
+        if hops[best] not in visited:
+            return hops[best]
+        for i in np.argsort(-scores, kind="stable").tolist():
             if targets[i] == at:
                 return DELIVER
             if hops[i] not in visited:
                 hop: Cell = hops[i]
                 return hop
         return "no_route"
+
+    def delivers(self, shard: Shard, at: Cell, visited: Collection[Cell]) -> bool:
+        """See :meth:`Router.delivers` (the ranking decides it)."""
+        return self.decide(shard, at, visited) == DELIVER
 
     def _explore(self, similarity: Mapping[Cell, float], at: Cell,
                  visited: Collection[Cell]) -> Decision:

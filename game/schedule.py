@@ -36,6 +36,9 @@ class System(esper.Processor):
         """Run this system's work for the current tick."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what the system holds beyond the tick (a worker, a file); called once."""
+
 
 class Schedule:
     """Runs the registered systems in :data:`TICK_ORDER` and times each with perf_counter."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from game.config import Config
 from game.loop import FixedStepLoop
 from game.pacing import Pacer
-from game.world import Sim, build_sim
+from game.world import Sim, build_sim, settle_heap
 
 if TYPE_CHECKING:
     import moderngl
@@ -110,6 +110,7 @@ class LiveRun:
         if self.sim.net is not None:
             self.sim.net.embedder.load()
             self.sim.net.embedder.warm_up(self.sim.net.held_out[:32])
+        settle_heap()
 
     def start_web(self, host: str, port: int) -> str:
         """Start the web mirror; returns its URL (raises BadInput for a busy port)."""

@@ -38,7 +38,9 @@ class ShardNet:
     ``boarding`` are shards the route system handed to glider transport this tick.
     ``topics`` names each bot's corpus topic and ``held_out_by_topic`` its unsent texts (for
     skewed traffic). ``wires`` and ``energy`` are where shards leave their trails (see
-    :mod:`game.trails`).
+    :mod:`game.trails`); a hop's trail waits in a batch until :meth:`flush_trails`.
+
+    Bots go down only when the net is built (``route.down``), so the live cells are fixed.
     """
 
     rows: int
@@ -62,10 +64,16 @@ class ShardNet:
     wave_starts: list[tuple[Cell, str]] = field(default_factory=list)
     arrivals: list[Shard] = field(default_factory=list)
     wave_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _live: tuple[Cell, ...] | None = field(default=None, init=False, repr=False)
+    _trails: list[npt.NDArray[np.intp]] = field(default_factory=list, init=False, repr=False)
+    _wire: dict[tuple[Cell, Cell], npt.NDArray[np.intp]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def live(self) -> list[Cell]:
         """The mesh cells whose bots are up, row-major."""
-        return [c for c, b in self.bots.items() if not b.down]
+        if self._live is None:  # traffic asks every tick: look at every bot once
+            self._live = tuple(c for c, b in self.bots.items() if not b.down)
+        return list(self._live)
 
     def profiles(self) -> dict[Cell, np.ndarray]:
         """Every live bot's profile (all of them must have been embedded)."""
@@ -83,9 +91,28 @@ class ShardNet:
         esper.delete_entity(eid, immediate=True)
 
     def hop(self, a: Cell, b: Cell) -> None:
-        """A shard crossed the link a–b: its trail on the link's wire."""
-        if self.wires is not None and self.energy is not None:
-            self.wires.deposit(self.energy, a, b, self.shard_deposit)
+        """A shard crossed the link a–b: its trail on the link's wire, at the next flush.
+
+        A tick makes a hop per shard in flight; one scatter for all of them costs what a few
+        separate ones would.
+        """
+        if self.wires is not None and self.energy is not None and self.shard_deposit:
+            wire = self._wire.get((a, b))
+            if wire is None:  # a hop per shard a tick: look each way of each link up once
+                wire = self._wire[(a, b)] = self.wires.wire(a, b)
+            self._trails.append(wire)
+
+    def flush_trails(self) -> None:
+        """Add the trails of the hops since the last flush to the field.
+
+        Call it before anything reads or otherwise writes the field. ``np.add.at`` adds in
+        the order the hops were made, once per hop (a busy link's wire gets several), so the
+        field is bit for bit what one deposit per hop would have made.
+        """
+        if self._trails and self.energy is not None:
+            np.add.at(self.energy.ravel(), np.concatenate(self._trails),
+                      np.float32(self.shard_deposit))
+        self._trails.clear()
 
     def spawn(self, events: EventBus, shard: Shard) -> None:
         """Create ``shard``'s entity at its source, queue it for routing, log its ``spawn``."""
@@ -113,6 +140,7 @@ class ShardNet:
             waves.add(shard.wave)
             self.arrivals.append(shard)
         if self.wires is not None and self.energy is not None and self._good(shard):
+            self.flush_trails()
             self.wires.reinforce(self.energy, shard.path, self.trail_deposit,
                                  self.trail_falloff)
         latency = tick - shard.spawn_tick + 1

@@ -31,20 +31,29 @@ def torus_distance(a: Cell, b: Cell, rows: int, cols: int) -> int:
     return ring_distance(a[0], b[0], rows) + ring_distance(a[1], b[1], cols)
 
 
-@lru_cache(maxsize=4096)
-def neighbours(cell: Cell, rows: int, cols: int) -> tuple[Cell, ...]:
-    """The distinct mesh cells linked to ``cell``, in N, E, S, W order.
+@lru_cache(maxsize=64)
+def link_steps(rows: int, cols: int) -> tuple[Cell, ...]:
+    """The steps ``(dr, dc)`` that reach a cell's distinct neighbours, in N, E, S, W order.
 
-    A dimension of size 1 has no links along it; on a dimension of size 2 both directions
-    reach the same cell, which is listed once.
+    The same for every cell of the torus: a dimension of size 1 has no links along it, and on
+    a dimension of size 2 both directions reach the same cell, which is reached once (north
+    or east, the first).
     """
     out: list[Cell] = []
-    r, c = cell
+    reached: list[Cell] = []
     for dr, dc in STEPS:
-        n = ((r + dr) % rows, (c + dc) % cols)
-        if n != cell and n not in out:
-            out.append(n)
+        n = (dr % rows, dc % cols)
+        if n != (0, 0) and n not in reached:
+            out.append((dr, dc))
+            reached.append(n)
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def neighbours(cell: Cell, rows: int, cols: int) -> tuple[Cell, ...]:
+    """The distinct mesh cells linked to ``cell``, in N, E, S, W order (:func:`link_steps`)."""
+    r, c = cell
+    return tuple(((r + dr) % rows, (c + dc) % cols) for dr, dc in link_steps(rows, cols))
 
 
 def check_inside(what: str, cell: Cell, rows: int, cols: int) -> None:

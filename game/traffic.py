@@ -25,11 +25,13 @@ def uniform_spawns(
     if not live:
         return out
     for _ in range(count):
-        src = live[int(rng.integers(len(live)))]
+        i = int(rng.integers(len(live)))
+        src = live[i]
         target = None
         if not semantic and len(live) > 1:
-            others = [c for c in live if c != src]
-            target = others[int(rng.integers(len(others)))]
+            # the j-th of the other live bots, without listing them (the mesh may be large)
+            j = int(rng.integers(len(live) - 1))
+            target = live[j + (j >= i)]
         elif not semantic:
             target = src
         text = net.held_out[int(rng.integers(len(net.held_out)))]

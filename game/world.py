@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import queue
 from pathlib import Path
@@ -17,7 +18,7 @@ from components.mesh import MeshCell, TileStats
 from components.substrate import Substrate
 from game.backends import LifeBackend, make_backend
 from game.commands import Command
-from game.config import Config
+from game.config import Config, logged_config
 from game.errors import BadInput
 from game.events import EventBus, Start, Stop
 from game.files import open_for_writing
@@ -141,15 +142,25 @@ class Sim:
             return
         self._closed = True
         self.events.emit(Stop(tick=self.tick, population=self.population()))
-        from systems.log import LogSystem
-
-        log = self.schedule.get("log")
-        if isinstance(log, LogSystem):
-            log.close()
+        # In tick order: workers beside the loop stop first, the log (which writes the stop
+        # event) closes last but for the mirror.
+        for system in self.schedule.systems():
+            system.close()
         self.backend.close()
         # esper cannot delete the current world: step aside to its default one first.
         esper.switch_world("default")
         esper.delete_world(self.world)
+
+
+def settle_heap() -> None:
+    """Collect once, then keep every object alive now out of the collector's sight.
+
+    A tick allocates little that lives long, but a full collection walks everything the run
+    holds (model, bots, shapes): 150–360 ms at the 64×64 mesh (measured), an outlier tick each
+    time. Called once a run is built and warmed up; what is frozen is never collected.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def initial_cells(config: Config, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -279,6 +290,7 @@ def build_sim(
                 mesh_cols=mesh.cols,
                 tile=mesh.tile,
                 population=int(cells.sum()),
+                config=logged_config(config),
             )
         )
     except BaseException:

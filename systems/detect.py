@@ -16,6 +16,7 @@ their position one tick earlier; gliders carry a :class:`GliderTrack` and emit `
 from __future__ import annotations
 
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import asdict
 
 import esper
@@ -26,6 +27,7 @@ from game.backends.bitpacked import BitPackedBackend
 from game.errors import ConfigError
 from game.events import TrackBorn, TrackCrossed, TrackLost
 from game.patterns.census import Census, CensusResult
+from game.patterns.worker import CensusWorker, carry
 from game.schedule import System
 from game.world import Sim
 
@@ -80,6 +82,11 @@ class DetectSystem(System):
         self.census = Census(sim.rule, horizon=cfg.lookahead, max_period=cfg.max_period,
                              budget=cfg.budget or None)
         self.lookahead = Lookahead(sim, cfg.lookahead)
+        self.worker: CensusWorker | None = None
+        if cfg.worker:
+            self.worker = CensusWorker(sim.rule, cfg.lookahead, cfg.max_period,
+                                       cfg.budget or None)
+        self._pending: tuple[int, Future[CensusResult]] | None = None
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
         self.carried = False  # whether the last result was carried forward, not recomputed
@@ -94,6 +101,9 @@ class DetectSystem(System):
         """Detect the objects of the tick just computed by the ca system."""
         tick = self.sim.tick + 1
         alive = self.sim.substrate.alive
+        if self.worker is not None:
+            self._beside(tick, self.worker)
+            return
         future = self.lookahead.future(alive)
         if tick % self.every:
             return
@@ -106,6 +116,25 @@ class DetectSystem(System):
             result = self.census.run(alive, future)
         self.latest = result
         self._update_entities(result, tick)
+
+    def _beside(self, tick: int, worker: CensusWorker) -> None:
+        """Worker mode: collect the last detection's census, carried to now; hand this lattice over.
+
+        Waits for a late census rather than go on without it (determinism).
+        """
+        if tick % self.every:
+            return
+        if self._pending is not None:
+            seen, future = self._pending
+            self.latest = carry(future.result(), tick - seen)
+            self._update_entities(self.latest, tick)
+        self._pending = (tick, worker.submit(self.sim.substrate.alive))
+
+    def close(self) -> None:
+        """Stop the census worker, if any, and release the look-ahead lattice."""
+        if self.worker is not None:
+            self.worker.close()
+        self.lookahead.close()
 
     def _update_entities(self, r: CensusResult, tick: int) -> None:
         """Stationary objects keep their entity while they stay; spaceships are matched."""

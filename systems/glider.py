@@ -13,12 +13,12 @@ whose tile it is in even when that inbox is full: no shard is ever lost to glide
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import esper
 import numpy as np
-from scipy.ndimage import maximum_filter
 
 from components.pattern import GliderTrack
 from components.shard import Shard
@@ -52,6 +52,11 @@ class TrackingStats:
         self.worst = max(self.worst, error)
         self.total += error
 
+    def add_all(self, errors: list[float]) -> None:
+        """Record samples in order (``total`` sums them one by one, as ``add`` would)."""
+        for error in errors:
+            self.add(error)
+
     @property
     def share_within(self) -> float:
         """Fraction of samples within ``limit`` (1.0 when there are none)."""
@@ -73,13 +78,30 @@ def true_centroid(alive: np.ndarray, x: float, y: float) -> tuple[float, float] 
 
     Read from the lattice itself, so it checks a track's estimate independently.
     """
+    cx, cy, found = true_centroids(alive, np.array([x]), np.array([y]))
+    return (float(cx[0]), float(cy[0])) if found[0] else None
+
+
+def true_centroids(alive: np.ndarray, x: np.ndarray, y: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`true_centroid` for many points at once: centroids x, y and whether any was found.
+
+    Where a window is empty its centroid is NaN and ``found`` is False.
+    """
     h, w = alive.shape
-    ox, oy = round(x) - 2, round(y) - 2
-    window = alive[np.ix_(np.arange(oy, oy + 5) % h, np.arange(ox, ox + 5) % w)]
-    ys, xs = np.nonzero(window)
-    if not len(xs):
-        return None
-    return (float(xs.mean()) + ox) % w, (float(ys.mean()) + oy) % h
+    # Python's round() and np.rint both round half to even: the same windows as one by one.
+    ox = np.rint(x).astype(np.int64) - 2
+    oy = np.rint(y).astype(np.int64) - 2
+    five = np.arange(5)
+    flat = ((oy[:, None] + five) % h * w)[:, :, None] + ((ox[:, None] + five) % w)[:, None, :]
+    window = np.take(alive, flat)  # a flat take is much cheaper than a 2-D fancy index
+    count = window.sum(axis=(1, 2), dtype=np.int64)
+    found = count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Integer sums are exact, so sum / count is bit-identical to the mean of the indices.
+        mx = (window.sum(axis=1, dtype=np.int64) @ five) / count
+        my = (window.sum(axis=2, dtype=np.int64) @ five) / count
+    return (mx + ox) % w, (my + oy) % h, found
 
 
 def wrapped_distance(ax: float, ay: float, bx: float, by: float, w: int, h: int) -> float:
@@ -103,25 +125,33 @@ class GliderSystem(System):
         self.tracking = TrackingStats()
         self.boards = self.handoffs = 0
         self.alights: dict[str, int] = {}
+        # Tile offsets a spot search's window reaches: whatever the heading, the tile and
+        # LANE + 2 cells on each side (see find_spots).
+        t = self.tile
+        tiles = range(-(LANE + 2) // t, (t + LANE + 1) // t + 1)
+        self._reach = [(dr, dc) for dr in tiles for dc in tiles]
 
     def process(self) -> None:
         """Board, ride, stamp, in that order (a glider stamped now is tracked next tick)."""
-        if not (self.stamped or self.riding or self.net.boarding):
-            return  # nothing rides: no need to look at the tracks
         tick = self.sim.tick + 1
-        tracks = {t.track: t for _, t in esper.get_component(GliderTrack)}
-        self._board(tick, tracks)
-        self._ride(tick, tracks)
+        if self.stamped or self.riding:  # else no need to look at the tracks
+            tracks = {t.track: t for _, t in esper.get_component(GliderTrack)}
+            self._board(tick, tracks)
+            self._ride(tick, tracks)
         self._stamp(tick)
 
     def _board(self, tick: int, tracks: dict[int, GliderTrack]) -> None:
+        if not self.stamped:
+            return
         h, w = self.sim.shape
         taken = {esper.component_for_entity(e, Shard).track for e in self.riding}
-        for eid, st in list(self.stamped.items()):
+        stamped = list(self.stamped.items())
+        near = self._candidates(tracks, [st for _, st in stamped])
+        for (eid, st), candidates in zip(stamped, near, strict=True):
             shard = esper.component_for_entity(eid, Shard)
             best, best_d = None, MATCH
-            for track in tracks.values():
-                if track.track in taken or track.direction != st.direction:
+            for track in candidates:  # in track order, so ties go as over all tracks
+                if track.track in taken:
                     continue
                 d = wrapped_distance(track.cx, track.cy, st.cx, st.cy, w, h)
                 if d <= best_d:
@@ -139,12 +169,49 @@ class GliderSystem(System):
                 del self.stamped[eid]
                 self._alight(tick, eid, shard, "no_track")
 
+    def _candidates(self, tracks: dict[int, GliderTrack], stamps: list[Stamped]
+                    ) -> list[list[GliderTrack]]:
+        """Per stamp, in track order, the tracks heading its way in the tiles within ``MATCH``.
+
+        Tracks are filed by tile once, so a stamp looks at a few tiles' tracks, not at all of
+        them; the exact distance then decides among these.
+        """
+        if not tracks:
+            return [[] for _ in stamps]
+        t = self.tile
+        rows, cols = self.net.rows, self.net.cols
+        filed: dict[tuple[str, int, int], list[tuple[int, GliderTrack]]] = {}
+        for i, track in enumerate(tracks.values()):
+            home = (math.floor(track.cy / t) % rows, math.floor(track.cx / t) % cols)
+            filed.setdefault((track.direction, *home), []).append((i, track))
+        reach = MATCH + 1e-6  # the lattice is whole tiles: a box this wide wraps tile by tile
+        out: list[list[GliderTrack]] = []
+        for st in stamps:
+            ys = range(math.floor((st.cy - reach) / t), math.floor((st.cy + reach) / t) + 1)
+            xs = range(math.floor((st.cx - reach) / t), math.floor((st.cx + reach) / t) + 1)
+            keys = {(st.direction, r % rows, c % cols) for r in ys for c in xs}
+            near = sorted((found for key in keys for found in filed.get(key, ())),
+                          key=lambda found: found[0])
+            out.append([track for _, track in near])
+        return out
+
     def _ride(self, tick: int, tracks: dict[int, GliderTrack]) -> None:
+        if not self.riding:
+            return
         alive = self.sim.substrate.alive
         h, w = alive.shape
-        for eid in list(self.riding):
-            shard = esper.component_for_entity(eid, Shard)
-            track = tracks.get(shard.track or 0)
+        riders = [(eid, esper.component_for_entity(eid, Shard)) for eid in self.riding]
+        ridden = [tracks.get(shard.track or 0) for _, shard in riders]
+        # Each rider with a track takes its position, then is checked against the lattice's
+        # true centroid there: all in one pass, in riding order (nothing below reads them).
+        live = [t for t in ridden if t is not None]
+        tx, ty = np.array([t.cx for t in live]), np.array([t.cy for t in live])
+        cx, cy, found = true_centroids(alive, tx, ty)
+        dx, dy = np.abs(tx - cx)[found] % w, np.abs(ty - cy)[found] % h
+        # math.hypot as wrapped_distance has it: the same last bit
+        self.tracking.add_all(list(map(math.hypot, np.minimum(dx, w - dx).tolist(),
+                                       np.minimum(dy, h - dy).tolist())))
+        for (eid, shard), track in zip(riders, ridden, strict=True):
             if track is None:
                 # Lost: the shard is where its glider last was.
                 cell = (int(shard.y) // self.tile, int(shard.x) // self.tile)
@@ -155,9 +222,6 @@ class GliderSystem(System):
                 self._alight(tick, eid, shard, "track_lost")
                 continue
             shard.x, shard.y = track.cx, track.cy
-            centre = true_centroid(alive, track.cx, track.cy)
-            if centre is not None:
-                self.tracking.add(wrapped_distance(shard.x, shard.y, *centre, w, h))
             cell = (track.row, track.col)
             if cell == shard.at or self.net.bots[cell].down:
                 continue
@@ -206,8 +270,7 @@ class GliderSystem(System):
         if not net.boarding:
             return
         sim = self.sim
-        cells = sim.backend.get_cells()
-        changed = False
+        pending: list[tuple[int, Shard, int, int]] = []
         for eid in net.boarding:
             shard = esper.component_for_entity(eid, Shard)
             shard.rides += 1
@@ -215,42 +278,106 @@ class GliderSystem(System):
             assert target is not None
             sx = 1 if ring_offset(shard.at[1], target[1], net.cols) > 0 else -1
             sy = 1 if ring_offset(shard.at[0], target[0], net.rows) > 0 else -1
-            spot = self.find_spot(cells, shard.at, sx, sy)
+            pending.append((eid, shard, sx, sy))
+        net.boarding.clear()
+        cells = sim.backend.get_cells()
+        # Search every tile at once, then stamp in boarding order. A stamp changes only the
+        # searches whose window reaches its tile: those are searched again on the stamped
+        # lattice, so each shard finds what a search in turn would have found.
+        spots = find_spots(cells, self.tile, [p[1].at for p in pending],
+                           np.array([p[2] for p in pending]), np.array([p[3] for p in pending]))
+        rows, cols = net.rows, net.cols
+        spoiled: set[int] = set()  # tiles as r·cols + c: plain ints, nothing for the gc to track
+        changed = False
+        for (eid, shard, sx, sy), spot in zip(pending, spots, strict=True):
+            r, c = shard.at
+            if spot is not None and r * cols + c in spoiled:  # stamps only add cells: None stays
+                spot = find_spots(cells, self.tile, [shard.at], np.array([sx]), np.array([sy]))[0]
             if spot is None:
                 self._alight(tick, eid, shard, "no_room")
                 continue
             y, x = spot
-            h, w = cells.shape
-            ys, xs = np.arange(y, y + 3) % h, np.arange(x, x + 3) % w
-            cells[np.ix_(ys, xs)] |= GLIDER_SE[::sy, ::sx]
+            cells[y:y + 3, x:x + 3] |= GLIDER_SE[::sy, ::sx]  # inside the tile: no wrap
             changed = True
+            spoiled.update((r - dr) % rows * cols + (c - dc) % cols for dr, dc in self._reach)
             shard.x, shard.y = float(x + 1), float(y + 1)
             self.stamped[eid] = Stamped(tick, x + 1.0, y + 1.0, HEADINGS[(sx, sy)])
-        net.boarding.clear()
         if changed:
             sim.backend.set_cells(cells)
             np.copyto(sim.substrate.alive, cells)
 
-    def find_spot(self, cells: np.ndarray, at: Cell, sx: int, sy: int) -> tuple[int, int] | None:
-        """Top-left (y, x) in ``at``'s tile for a glider heading (sx, sy), or None.
 
-        The glider's 7×7 surroundings must be empty; spots whose lane ahead (``LANE`` cells
-        diagonally) is empty too are preferred. Ties go to the spot nearest the tile's centre.
-        """
-        h, w = cells.shape
-        t = self.tile
-        busy = maximum_filter(cells, size=7, mode="wrap").astype(bool)  # any live cell within 3
-        y0, x0 = at[0] * t, at[1] * t
-        cy = np.arange(y0 + 1, y0 + t - 1)  # glider centres whose 3×3 stays inside the tile
-        cx = np.arange(x0 + 1, x0 + t - 1)
-        free = ~busy[np.ix_(cy, cx)]
-        lane = free.copy()
-        for k in range(1, LANE + 1):
-            lane &= ~busy[np.ix_((cy + k * sy) % h, (cx + k * sx) % w)]
-        middle = (t - 2) / 2 - 0.5
-        for mask in (lane, free):
-            ys, xs = np.nonzero(mask)
-            if len(ys):
-                i = int(np.argmin((ys - middle) ** 2 + (xs - middle) ** 2))
-                return int(cy[ys[i]]) - 1, int(cx[xs[i]]) - 1
-        return None
+def find_spots(cells: np.ndarray, tile: int, ats: list[Cell], sx: np.ndarray, sy: np.ndarray
+               ) -> list[tuple[int, int] | None]:
+    """Top-left (y, x) in each tile ``ats[i]`` for a glider heading (sx[i], sy[i]), or None.
+
+    The glider's 7×7 surroundings must be empty; spots whose lane ahead (``LANE`` cells
+    diagonally) is empty too are preferred. Ties go to the spot nearest the tile's centre, then
+    to the first in the tile's row-major order. Each tile is searched on ``cells`` as given.
+    """
+    n = tile - 2  # glider centres per side whose 3×3 stays inside the tile
+    if n < 1 or not ats:
+        return [None] * len(ats)
+    h, w = cells.shape
+    top = np.array([a[0] for a in ats], np.int64) * tile
+    left = np.array([a[1] for a in ats], np.int64) * tile
+    offsets, places, tier = _search_layout(tile)
+    # One window per tile, stacked on the last axis (long contiguous runs for numpy), mirrored
+    # so that its glider heads +x, +y: the same slices then serve every heading.
+    rows = offsets[:, (sy < 0).astype(np.intp)] + top
+    cols = offsets[:, (sx < 0).astype(np.intp)] + left
+    flat = (rows % h * w)[:, None, :] + (cols % w)[None, :, :]
+    empty = np.take(cells, flat) == 0  # a flat take is much cheaper than a 2-D fancy index
+    clear = _runs(_runs(empty, 7, (0, 1)), 7, (1, 0))  # no live cell within 3 of a centre
+    free = clear[:n, :n]
+    lane = _runs(clear, LANE + 1, (1, 1))  # ... nor of the LANE centres ahead
+    place = places[:, :, 2 * (sy < 0) + (sx < 0)]
+    best = (place + np.where(lane, 0, np.where(free, tier, 2 * tier))).reshape(n * n, -1).min(0)
+    spot = best % (n * n)
+    ys, xs = (top + spot // n).tolist(), (left + spot % n).tolist()
+    found = (best < 2 * tier).tolist()
+    return [(y, x) if f else None for y, x, f in zip(ys, xs, found, strict=True)]
+
+
+@functools.lru_cache(maxsize=4)
+def _search_layout(tile: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """What :func:`find_spots` needs for a tile size, worked out once.
+
+    ``offsets`` (L, 2): the rows (or columns) of a search window from the tile's corner, as
+    they are (0) or mirrored (1). The window holds only what can matter, not the lattice: the
+    7×7 surroundings of the centres (offsets 1 to n) and of their lanes ahead.
+
+    ``places`` (n, n, 4), by heading 2·(sy < 0) + (sx < 0): each spot's key in the window,
+    least is best: distance from the tile's centre (its square, times 4 to stay integer; the
+    same mirrored), then the spot's place in the tile's own row-major order. ``tier`` is more
+    than any place: add it for a spot with no clear lane, twice for no room at all.
+    """
+    n = tile - 2
+    u = np.arange(-2, n + LANE + 4)
+    offsets = np.stack((u, tile - 1 - u), axis=1)
+    j = np.arange(n)
+    near = (2 * j - (n - 1)) ** 2
+    order = (near[:, None] + near[None, :]) * (n * n)
+    places = np.empty((n, n, 4), np.int64)
+    for heading in range(4):
+        ry = j if heading < 2 else n - 1 - j  # the spot's row and column in the tile
+        rx = j if heading % 2 == 0 else n - 1 - j
+        places[:, :, heading] = order + ry[:, None] * n + rx[None, :]
+    offsets.flags.writeable = places.flags.writeable = False  # shared by every call
+    return offsets, places, (2 * (n - 1) ** 2 + 1) * n * n
+
+
+def _runs(a: np.ndarray, length: int, step: tuple[int, int]) -> np.ndarray:
+    """Where ``a`` (Y, X, k) holds at ``length`` points from p on, ``step`` (dy, dx) apart.
+
+    Doubling the run each time: a few whole-array ANDs, not one per point. The result is
+    (Y - (length - 1)·dy, X - (length - 1)·dx, k).
+    """
+    dy, dx = step
+    have = 1
+    while have < length:
+        s = min(have, length - have)  # two runs of ``have`` that overlap or touch
+        y, x = a.shape[0] - s * dy, a.shape[1] - s * dx
+        a = a[:y, :x] & a[s * dy:, s * dx:]
+        have += s
+    return a

@@ -19,6 +19,7 @@ from game.commands import (
     SpawnShard,
     StampPattern,
     StartWave,
+    to_input,
 )
 from game.events import Reseed as ReseedEvent
 from game.events import Select, Stamp
@@ -49,6 +50,8 @@ class InputSystem(System):
                 command = self.sim.commands.get_nowait()
             except queue.Empty:
                 break
+            # Logged before it is applied: replay re-posts it at the same tick.
+            self.sim.events.emit(to_input(command, self.sim.tick + 1))
             self.apply(command)
         if self.traffic is not None:
             for spawn in self.traffic.tick():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from game.events import Population, encode_event
+import numpy as np
+
+from game.events import Population, encode_events
 from game.schedule import System
 from game.world import Sim
 
@@ -24,14 +26,15 @@ class LogSystem(System):
         sim = self.sim
         tick = sim.tick + 1
         if self.every and tick % self.every == 0:
-            sim.events.emit(Population(tick=tick, population=int(sim.substrate.alive.sum())))
+            alive = sim.substrate.alive  # 0/1: its live cells are its nonzero cells
+            sim.events.emit(Population(tick=tick, population=int(np.count_nonzero(alive))))
         self.write_pending()
 
     def write_pending(self) -> None:
         """Write (and forget) every event emitted since the last write."""
         events = self.sim.events.drain()
         if self.out is not None and events:
-            self.out.write(b"".join(encode_event(e) + b"\n" for e in events))
+            self.out.write(encode_events(events))
 
     def close(self) -> None:
         """Write what is pending and close the log file."""

@@ -15,7 +15,8 @@ Per tick, in this order:
    With ``route.transport`` ``glider`` or ``mixed``, a shard with a diagonal leg ahead is
    handed to the glider system instead (``wants_glider``), using one forwarding slot.
 3. **States.** Each live bot becomes ``overloaded`` (inbox at its admission limit), ``busy``
-   (holding shards) or ``idle``.
+   (holding shards) or ``idle``; a ``pulsing`` bot stays pulsing unless overloaded. A bot that
+   neither held nor received a shard keeps the state it has, which is already that one.
 
 A shard that sits ``stall_ticks`` ticks without moving is dropped (``stalled``): the last
 guard against a deadlock of full inboxes. Every shard ends in exactly one terminal event.
@@ -51,7 +52,8 @@ class RouteSystem(System):
         cfg = sim.config.route
         self.cfg = cfg
         self.admit_limit = max(1, math.floor(cfg.admit * cfg.inbox))
-        self.order = sorted(net.bots)
+        # Row-major, the order bots forward in; bots go down only when the net is built.
+        self.live_bots = [net.bots[c] for c in sorted(net.bots) if not net.bots[c].down]
         self._direct: ShortestRouter | None = None
 
     def router(self) -> Router:
@@ -63,7 +65,7 @@ class RouteSystem(System):
             if cfg.router == "semantic":
                 hints = None
                 if cfg.hints and net.wires is not None and net.energy is not None:
-                    hints = Hints(net.wires, net.energy, down)
+                    hints = Hints(net.wires, net.energy, down, before_read=net.flush_trails)
                 net.router = SemanticRouter(net.rows, net.cols, down, cfg.horizon,
                                             net.profiles(), cfg.confidence, hints)
             else:
@@ -75,8 +77,12 @@ class RouteSystem(System):
 
         A target needs no semantic search, and an adapter shard's vector is not an embedding.
         """
+        return self.targeted() if shard.target is not None else self.router()
+
+    def targeted(self) -> Router:
+        """The router of shards with a named target (see :meth:`router_for`)."""
         router = self.router()
-        if shard.target is None or isinstance(router, ShortestRouter):
+        if isinstance(router, ShortestRouter):
             return router
         if self._direct is None:
             down = [c for c, b in self.net.bots.items() if b.down]
@@ -84,23 +90,32 @@ class RouteSystem(System):
         return self._direct
 
     def process(self) -> None:
-        """Admit, forward, update states."""
+        """Admit, forward, update states.
+
+        Only the bots that hold shards, and those that receive some, are visited: on a big
+        mesh most bots are empty and stay as they are.
+        """
         tick = self.sim.tick + 1
-        arrivals: dict[Cell, list[int]] = {c: [] for c in self.order}
-        router = self.net.router
+        net = self.net
+        router = net.router
         if isinstance(router, SemanticRouter) and router.hints is not None:
             router.hints.refresh()
         self._admit(tick)
-        for cell in self.order:
-            bot = self.net.bots[cell]
-            if not bot.down and bot.inbox:
-                self._forward(tick, bot, arrivals)
-        for cell in self.order:
-            bot = self.net.bots[cell]
-            bot.inbox.extend(arrivals[cell])
-            if bot.down:
-                continue
-            if len(bot.inbox) >= self.admit_limit:
+        arrivals: dict[Cell, list[int]] = {}
+        holding = [bot for bot in self.live_bots if bot.inbox]
+        if holding:  # (the semantic router is built once the first shard has a vector)
+            routers = (self.router(), self.targeted())
+            for bot in holding:
+                self._forward(tick, bot, routers, arrivals)
+        net.flush_trails()
+        for cell, eids in arrivals.items():
+            bot = net.bots[cell]
+            bot.inbox.extend(eids)
+            if not bot.down:
+                holding.append(bot)
+        limit = self.admit_limit
+        for bot in holding:
+            if len(bot.inbox) >= limit:
                 bot.state = "overloaded"
             elif bot.state != "pulsing":
                 bot.state = "busy" if bot.inbox else "idle"
@@ -124,39 +139,46 @@ class RouteSystem(System):
                 bot.inbox.append(eid)
         self.net.new.clear()
 
-    def _forward(self, tick: int, bot: Bot, arrivals: dict[Cell, list[int]]) -> None:
+    def _forward(self, tick: int, bot: Bot, routers: tuple[Router, Router],
+                 arrivals: dict[Cell, list[int]]) -> None:
+        """``routers``: :meth:`router` and :meth:`targeted` (:meth:`router_for`, hoisted)."""
         cfg, net = self.cfg, self.net
         events = self.sim.events
+        search, targeted = routers
+        glide = cfg.transport != "link"  # wants_glider's first test, hoisted
+        at = bot.cell
         slots = bot.capacity
+        inbox = bot.inbox
         keep: deque[int] = deque()
-        while bot.inbox:
-            eid = bot.inbox.popleft()
+        while inbox:
+            eid = inbox.popleft()
             shard = esper.component_for_entity(eid, Shard)
             if slots == 0:
                 self._wait(tick, eid, shard, keep)
                 continue
-            router = self.router_for(shard)
-            decision = router.decide(shard, bot.cell, shard.path)
+            router = search if shard.target is None else targeted
+            decision = router.decide(shard, at, shard.path)
             if decision == DELIVER:
                 self._deliver(tick, eid, shard)
                 continue
             if isinstance(decision, str):
                 self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at, reason=decision))
                 continue
-            if self.wants_glider(shard, bot.cell):
+            if glide and self.wants_glider(shard, at):
                 slots -= 1
                 shard.transport = "glider"
                 net.boarding.append(eid)
                 continue
             receiver = net.bots[decision]
-            full = len(receiver.inbox) + len(arrivals[decision]) >= receiver.inbox_size
-            if full and router.decide(shard, decision, [*shard.path, decision]) != DELIVER:
+            queued = arrivals.get(decision)
+            full = len(receiver.inbox) + (len(queued) if queued else 0) >= receiver.inbox_size
+            if full and not router.delivers(shard, decision, [*shard.path, decision]):
                 self._wait(tick, eid, shard, keep)
                 continue
             slots -= 1
             if cfg.loss and self.rng.random() < cfg.loss:
                 shard.attempts += 1
-                events.emit(Retry(tick=tick, shard=shard.id, from_=bot.cell, to=decision,
+                events.emit(Retry(tick=tick, shard=shard.id, from_=at, to=decision,
                                   attempt=shard.attempts))
                 if shard.attempts > cfg.max_retries:
                     self._end(eid, Dropped(tick=tick, shard=shard.id, at=shard.at,
@@ -164,19 +186,21 @@ class RouteSystem(System):
                 else:
                     keep.append(eid)
                 continue
-            events.emit(Hop(tick=tick, shard=shard.id, from_=bot.cell, to=decision))
-            net.hop(bot.cell, decision)
+            events.emit(Hop(tick=tick, shard=shard.id, from_=at, to=decision))
+            net.hop(at, decision)
             bot.forwarded += 1
             shard.at = decision
             shard.path.append(decision)
             shard.hops += 1
             shard.attempts = shard.waiting = 0
-            if router.decide(shard, decision, shard.path) == DELIVER:
+            if router.delivers(shard, decision, shard.path):
                 self._deliver(tick, eid, shard)
             elif shard.hops >= shard.ttl:
                 self._end(eid, Expired(tick=tick, shard=shard.id, at=shard.at, hops=shard.hops))
+            elif queued is None:
+                arrivals[decision] = [eid]
             else:
-                arrivals[decision].append(eid)
+                queued.append(eid)
         bot.inbox = keep
 
     def _wait(self, tick: int, eid: int, shard: Shard, keep: deque[int]) -> None:

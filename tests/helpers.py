@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from game.config import Config, override
+
+
+def numpy_config(**sets: object) -> Config:
+    """The default config on the numpy backend with ``sets`` (``a__b=v`` sets ``a.b``)."""
+    config = override(Config(), "lattice.backend", "numpy")
+    for key, value in sets.items():
+        config = override(config, key.replace("__", "."), value)
+    return config
+
 
 class FakeClock:
     """A clock the test moves by hand (``clock.now += dt``)."""

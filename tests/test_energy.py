@@ -7,7 +7,7 @@ import pytest
 
 from game.config import Config, override
 from game.world import build_sim
-from systems.energy import decay_factor, diffuse, tile_means
+from systems.energy import decay_factor, diffuse, tile_means, tile_populations
 
 pytestmark = pytest.mark.unit
 
@@ -42,10 +42,35 @@ def test_one_diffusion_step_matches_the_stencil() -> None:
         assert field[y, x] == pytest.approx(0.25)
 
 
+def test_diffusion_in_place_matches_the_roll_stencil_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (1, 6), (5, 1), (2, 2), (16, 48), (80, 80)]:
+        field = (rng.standard_exponential(shape) ** 4).astype(np.float32)
+        expected = field.copy()
+        work = np.empty((2, *shape), np.float32)
+        for _ in range(5):
+            lap = (np.roll(expected, 1, 0) + np.roll(expected, -1, 0)
+                   + np.roll(expected, 1, 1) + np.roll(expected, -1, 1))
+            lap -= 4.0 * expected
+            expected += np.float32(0.2) * lap
+            diffuse(field, 0.2, work)
+        assert np.array_equal(field, expected), shape
+
+
 def test_tile_means() -> None:
     field = np.arange(16, dtype=np.float32).reshape(4, 4)
     means = tile_means(field, 2, 2, 2)
     assert means.tolist() == [[2.5, 4.5], [10.5, 12.5]]
+
+
+def test_tile_populations_count_each_tiles_live_cells() -> None:
+    rng = np.random.default_rng(5)
+    for rows, cols, tile in [(2, 3, 4), (5, 5, 16), (1, 2, 300)]:  # 300: columns past uint8
+        alive = (rng.random((rows * tile, cols * tile)) < 0.9).astype(np.uint8)
+        pops = tile_populations(alive, rows, cols, tile)
+        expected = [[int(alive[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile].sum())
+                     for c in range(cols)] for r in range(rows)]
+        assert pops.dtype == np.int64 and pops.tolist() == expected
 
 
 def test_energy_system_matches_closed_form_in_a_running_sim() -> None:

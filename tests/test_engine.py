@@ -11,20 +11,13 @@ import pytest
 from components.mesh import MeshCell, TileStats
 from game.backends.reference import reference_step
 from game.commands import Reseed, StampPattern
-from game.config import Config, override
 from game.events import decode_event
 from game.rules import CONWAY
 from game.schedule import TICK_ORDER
 from game.world import build_sim
+from tests.helpers import numpy_config
 
 pytestmark = pytest.mark.unit
-
-
-def numpy_config(**sets: object) -> Config:
-    config = override(Config(), "lattice.backend", "numpy")
-    for key, value in sets.items():
-        config = override(config, key.replace("__", "."), value)
-    return config
 
 
 def test_systems_run_in_the_written_tick_order() -> None:
@@ -76,7 +69,7 @@ def test_stamp_and_reseed_commands_apply_at_the_next_tick(tmp_path: Path) -> Non
     sim.step()
     sim.close()
     kinds = [decode_event(line).kind for line in log.read_bytes().splitlines()]
-    assert kinds == ["start", "stamp", "reseed", "stop"]
+    assert kinds == ["start", "input", "stamp", "input", "reseed", "stop"]  # each input logged
 
 
 def run_log(tmp_path: Path, name: str, seed: int) -> bytes:
@@ -96,7 +89,7 @@ def test_same_seed_same_event_log_bytes(tmp_path: Path) -> None:
     assert a != c
     events = [decode_event(line) for line in a.splitlines()]
     kinds = [e.kind for e in events]
-    assert kinds[:2] == ["start", "reseed"] and kinds[-1] == "stop"
+    assert kinds[:3] == ["start", "input", "reseed"] and kinds[-1] == "stop"
     assert kinds.count("population") == 12
     assert "track_born" in kinds  # gliders leave the soup: the detect system logs them
     assert [e.tick for e in events] == sorted(e.tick for e in events)

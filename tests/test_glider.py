@@ -15,7 +15,7 @@ from game.config import Config, override
 from game.errors import BadInput
 from game.eventlog import validate
 from game.events import Alight, Board, Handoff, decode_event
-from systems.glider import GliderSystem, true_centroid
+from systems.glider import GliderSystem, find_spots, true_centroid, true_centroids
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +92,24 @@ def test_a_shard_whose_glider_dies_is_still_delivered(tmp_path: Path) -> None:
     assert validate(log.read_bytes().splitlines()).ok
 
 
+def test_gliders_stamped_in_one_tile_at_once_keep_apart() -> None:
+    sim, ledger = watched_sim(cfg())
+    for i in range(3):
+        sim.post(SpawnShard(f"memory {i}", (0, 0), (2, 2)))
+    glider = sim.schedule.get("glider")
+    assert isinstance(glider, GliderSystem)
+    sim.step()
+    spots = [(st.cx, st.cy) for st in glider.stamped.values()]
+    assert len(spots) >= 2  # searched together, stamped one after the other
+    for i, (ax, ay) in enumerate(spots):  # each search saw the gliders stamped before it
+        assert all(max(abs(ax - bx), abs(ay - by)) >= 5 for bx, by in spots[:i])
+    while ledger.open:
+        sim.step()
+    sim.close()
+    assert glider.boards == 3
+    assert all(rec.end == "delivered" for rec in ledger.shards.values())
+
+
 def test_on_ash_gliders_fall_back_to_links_and_nothing_is_lost() -> None:
     r = ride(cfg(0.35), 24, 600)
     assert r["delivery_rate"] == 1.0
@@ -145,6 +163,49 @@ def test_true_centroid_reads_the_lattice_across_the_seam() -> None:
     cx, cy = true_centroid(alive, 0.0, 0.0) or (-1.0, -1.0)
     # cells at (x, y) = (0,-1), (1,0), (-1,1), (0,1), (1,1): centroid (0.2, 0.4)
     assert cx == pytest.approx(0.2) and cy == pytest.approx(0.4)
+
+
+@pytest.mark.unit
+def test_true_centroids_are_true_centroid_point_by_point() -> None:
+    rng = np.random.default_rng(5)
+    alive = (rng.random((24, 40)) < 0.2).astype(np.uint8)
+    alive[10:15, 20:25] = 0  # one empty window
+    x = np.array([0.0, 39.5, 22.0, 2.5, 17.3, -1.5])
+    y = np.array([0.0, 23.5, 12.0, 7.5, 30.1, 3.0])
+    cx, cy, found = true_centroids(alive, x, y)
+    for i in range(len(x)):
+        one = true_centroid(alive, float(x[i]), float(y[i]))
+        assert one == ((float(cx[i]), float(cy[i])) if found[i] else None)
+    assert not found[2] and found.sum() == len(x) - 1
+
+
+@pytest.mark.unit
+def test_find_spots_in_many_tiles_at_once_as_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    cells = (rng.random((48, 64)) < 0.01).astype(np.uint8)
+    ats = [(r, c) for r in range(3) for c in range(4)] * 2
+    sx, sy = np.array([1, -1] * 12), np.array([1, 1, -1, -1] * 6)
+    together = find_spots(cells, 16, ats, sx, sy)
+    alone = [find_spots(cells, 16, [at], sx[i:i + 1], sy[i:i + 1])[0] for i, at in enumerate(ats)]
+    assert together == alone
+    for at, spot in zip(ats, together, strict=True):
+        assert spot is not None
+        y, x = spot
+        assert at == (y // 16, x // 16) == ((y + 2) // 16, (x + 2) // 16)  # inside its tile
+        assert not cells[np.ix_(np.arange(y - 2, y + 5) % 48, np.arange(x - 2, x + 5) % 64)].any()
+
+
+@pytest.mark.unit
+def test_find_spots_keeps_the_lane_ahead_clear() -> None:
+    cells = np.zeros((48, 48), np.uint8)
+    one = np.array([1])
+    assert find_spots(cells, 16, [(1, 1)], one, one) == [(22, 22)]  # nearest the centre
+    cells[28, 28] = 1  # 5 cells down the SE lane of that spot's centre (23, 23)
+    assert find_spots(cells, 16, [(1, 1)], -one, -one) == [(22, 22)]
+    (spot,) = find_spots(cells, 16, [(1, 1)], one, one)
+    assert spot is not None and spot != (22, 22)
+    cells[16:32, 16:32] = 1
+    assert find_spots(cells, 16, [(1, 1)], one, one) == [None]
 
 
 @pytest.mark.unit

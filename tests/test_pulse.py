@@ -16,7 +16,15 @@ from game.errors import BadInput
 from game.eventlog import validate
 from game.events import Adopt, Dropped, Pulse, WaveStart, decode_event
 from game.paths import ASSETS_DIR
-from game.pulse import base_network, choose_cells, features, life_step, settled
+from game.pulse import (
+    base_network,
+    best_cells,
+    choose_cells,
+    features,
+    life_step,
+    settled,
+    tiles,
+)
 from game.rules import parse_rule
 from game.topology import torus_distance
 from tests.helpers import assert_main_fails_in_one_line
@@ -141,7 +149,8 @@ def test_bots_pulse_their_own_tiles_within_budget(tmp_path: Path) -> None:
     from game.world import build_sim
 
     log = tmp_path / "events.jsonl"
-    sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=5), log)
+    sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=5, pulse__lag=0),
+                    log)
     try:
         assert sim.net is not None
         bots = sim.net.bots.values()
@@ -160,7 +169,7 @@ def test_bots_pulse_their_own_tiles_within_budget(tmp_path: Path) -> None:
 def test_a_pulse_only_sets_dead_cells_of_its_own_tile() -> None:
     from game.world import build_sim
 
-    sim = build_sim(pulse_config(pulse__adapter="rule_persist"))
+    sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__lag=0))
     try:
         sim.step(3)
         sim.pulse((1, 2))
@@ -280,3 +289,144 @@ def test_the_same_seed_pulses_the_same_cells(tmp_path: Path) -> None:
         logs.append(log.read_bytes())
     assert logs[0] == logs[1]
     assert b'"kind":"pulse"' in logs[0] and b'"kind":"adopt"' in logs[0]
+
+
+def test_frozen_adapters_score_bit_for_bit_like_peft() -> None:
+    """The pulse system scores with snapshots; they must not move a single float."""
+    model = PulseModel.from_folder(ADAPTERS)
+    for size in (16, 80, 96):
+        gen = torch.Generator().manual_seed(size)
+        x = features((torch.rand(1, 1, size, size, generator=gen) < 0.35).float(),
+                     3 * torch.rand(1, 1, size, size, generator=gen))
+        for name in model.names:
+            assert torch.equal(model.frozen(name).scores(x), model.scores(x, name))
+    with pytest.raises(BadInput, match="unknown adapter 'rule_nope'"):
+        model.frozen("rule_nope")
+
+
+def reference_cells(scores: np.ndarray, alive: np.ndarray, budget: int) -> list[int]:
+    """One tile, the way pulses chose before the batched pick: a stable sort of the dead cells."""
+    flat = np.where(alive.ravel() == 0, scores.ravel(), -np.inf)
+    order = np.argsort(-flat, kind="stable")[:max(budget, 0)]
+    return [int(i) for i in order[flat[order] > 0]]
+
+
+@pytest.mark.parametrize("budget", [0, 1, 8, 40, 300])
+def test_best_cells_picks_per_tile_what_a_stable_sort_picks(budget: int) -> None:
+    rng = np.random.default_rng(budget)
+    # Coarse scores make many ties; some tiles have no or few positive dead cells, one a NaN.
+    scores = rng.integers(-3, 4, (50, 256)).astype(np.float32)
+    scores[7] = -1.0
+    scores[8, :250] = 0.0
+    scores[9, 5] = np.nan
+    alive = (rng.random((50, 256)) < 0.4).astype(np.uint8)
+    cells, chosen = best_cells(scores, alive, budget)
+    for i in range(50):
+        assert cells[i][chosen[i]].tolist() == reference_cells(scores[i], alive[i], budget)
+        assert (np.diff(chosen[i].astype(int)) <= 0).all()  # taken: a prefix
+    assert choose_cells(scores[3].reshape(16, 16), alive[3].reshape(16, 16), budget).tolist() \
+        == reference_cells(scores[3], alive[3], budget)
+
+
+def test_tiles_are_the_mesh_cells_tiles() -> None:
+    lattice = np.arange(12 * 8).reshape(12, 8)
+    out = tiles(lattice, 4, np.array([2, 0], np.intp), np.array([1, 0], np.intp))
+    assert out.tolist() == [lattice[8:12, 4:8].ravel().tolist(), lattice[0:4, 0:4].ravel().tolist()]
+
+
+def expected_pulse(alive: np.ndarray, energy: np.ndarray, adapter: str,
+                   bots: list[tuple[int, int]], budget: int = 8) -> np.ndarray:
+    """The lattice after ``bots`` pulse with ``adapter`` on ``alive`` and ``energy``.
+
+    Computed the way the pulse system did before batching: the peft model over the whole
+    lattice, then each tile's best dead cells on its own.
+    """
+    x = features(torch.from_numpy(alive.astype(np.float32))[None, None],
+                 torch.from_numpy(energy)[None, None])
+    scores = PulseModel.from_folder(ADAPTERS).scores(x, adapter)[0].numpy()
+    out = alive.copy()
+    for r, c in bots:
+        window = out[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16]
+        chosen = reference_cells(scores[r * 16:(r + 1) * 16, c * 16:(c + 1) * 16], window, budget)
+        window[np.unravel_index(chosen, window.shape)] = 1
+    return out
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lag", [0, 3])
+def test_a_pulse_joins_lag_ticks_later_with_the_cells_of_its_own_tick(lag: int) -> None:
+    """Lag 0 is the unbatched pulse of old; lag L applies tick t's choice at tick t + L."""
+    from game.world import build_sim
+
+    sim = build_sim(pulse_config(pulse__adapter="rule_spark", pulse__lag=lag))
+    bots = [(0, 0), (1, 2), (4, 4)]
+    try:
+        sim.step(6)
+        for bot in bots:
+            sim.pulse(bot)
+        before = sim.substrate.alive.copy()
+        sim.step(1)  # tick t: the batch reads the lattice after this tick's generation
+        read = reference_step(before, sim.rule)
+        expected = expected_pulse(read, sim.substrate.energy.copy(), "rule_spark", bots)
+        added = expected - read
+        assert 0 < added.sum() <= 8 * len(bots)
+        if lag:
+            assert np.array_equal(sim.substrate.alive, read)  # nothing joined yet
+            sim.step(lag - 1)
+            before = sim.substrate.alive.copy()
+            sim.step(1)  # tick t + L: the same cells join, on top of this tick's generation
+            read = reference_step(before, sim.rule)
+        assert np.array_equal(sim.substrate.alive, np.maximum(read, added))
+        assert np.array_equal(sim.backend.get_cells(), sim.substrate.alive)
+        assert sim.net is not None
+        assert {b.cell for b in sim.net.bots.values() if b.state == "pulsing"} == set(bots)
+    finally:
+        sim.close()
+
+
+def lagged_run(path: Path, lag: int) -> tuple[bytes, np.ndarray]:
+    from game.world import build_sim
+
+    sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=4,
+                                 pulse__lag=lag), path)
+    try:
+        sim.start_wave((0, 0), "rule_spark")
+        sim.step(20)
+        sim.pulse()
+        sim.step(3)
+        lattice = sim.substrate.alive.copy()
+    finally:
+        sim.close()
+    return path.read_bytes(), lattice
+
+
+@pytest.mark.integration
+def test_a_lagged_run_is_byte_identical_however_slow_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    import systems.pulse
+
+    log, lattice = lagged_run(tmp_path / "a.jsonl", 2)
+    choose = systems.pulse.choose
+
+    def slow(batch: systems.pulse.Batch) -> systems.pulse.Picks:
+        time.sleep(0.05)  # longer than a tick of this mesh: the loop must wait for it
+        return choose(batch)
+
+    monkeypatch.setattr(systems.pulse, "choose", slow)
+    slow_log, slow_lattice = lagged_run(tmp_path / "b.jsonl", 2)
+    assert log == slow_log and np.array_equal(lattice, slow_lattice)
+    assert not [t for t in threading.enumerate() if t.name.startswith("pulse")]  # closed
+    pulses = [e for e in events_of(tmp_path / "a.jsonl") if isinstance(e, Pulse)]
+    adopts = [e for e in events_of(tmp_path / "a.jsonl") if isinstance(e, Adopt)]
+    # Batches: every 4 ticks, at each adoption of the wave, and the command's (tick 21); each
+    # joins 2 ticks later, so the last tick (23) sees the command's but not tick 24's.
+    made = {4, 8, 12, 16, 20, 21} | {a.tick for a in adopts}
+    assert {p.tick for p in pulses} == {t + 2 for t in made if t + 2 <= 23}
+    assert all((a.tick + 2, a.bot) in {(p.tick, p.bot) for p in pulses}
+               for a in adopts if a.tick + 2 <= 23)
+    unlagged, _ = lagged_run(tmp_path / "c.jsonl", 0)
+    assert unlagged != log

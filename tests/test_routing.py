@@ -128,14 +128,35 @@ def test_semantic_router_with_full_gossip_reaches_the_argmax() -> None:
         assert len(path) - 2 == torus_distance(src, path[-2], rows, cols)
 
 
-def test_semantic_gossip_learns_exactly_the_bots_within_the_horizon() -> None:
-    cells = list(itertools.product(range(5), range(5)))
-    profiles = dict(zip(cells, unit_rows(25, 8, 3), strict=True))
-    down = frozenset({(0, 1)})
+@pytest.mark.parametrize("down", [frozenset({(0, 1)}), frozenset()])
+def test_semantic_gossip_learns_exactly_the_bots_within_the_horizon(
+        down: frozenset[tuple[int, int]]) -> None:
+    rows, cols = 5, 6
+    cells = list(itertools.product(range(rows), range(cols)))
+    profiles = dict(zip(cells, unit_rows(len(cells), 8, 3), strict=True))
     for horizon in (1, 2, 3):
-        router = SemanticRouter(5, 5, down, horizon, profiles)
-        ref = bfs_distances((0, 0), 5, 5, down)
-        assert set(router.known((0, 0))) == {c for c, d in ref.items() if d <= horizon}
+        router = SemanticRouter(rows, cols, down, horizon, profiles)
+        for b in (c for c in cells if c not in down):
+            ref = bfs_distances(b, rows, cols, down)
+            known = router.known(b)
+            assert known[0] == b
+            assert set(known) == {c for c, d in ref.items() if d <= horizon}
+            # each target through the first neighbour (N, E, S, W) a hop nearer to it
+            table = router._table(b)
+            for target, hop in zip(table.targets[1:], table.hops[1:], strict=True):
+                nearer = [n for n in around(b, rows, cols) if n not in down
+                          and bfs_distances(target, rows, cols, down).get(n) == ref[target] - 1]
+                assert hop == nearer[0]
+
+
+def around(cell: tuple[int, int], rows: int, cols: int) -> list[tuple[int, int]]:
+    """The cell's distinct neighbours in N, E, S, W order, from wrap arithmetic."""
+    out: list[tuple[int, int]] = []
+    for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1)):
+        n = ((cell[0] + dr) % rows, (cell[1] + dc) % cols)
+        if n != cell and n not in out:
+            out.append(n)
+    return out
 
 
 def test_semantic_router_never_revisits_a_bot() -> None:
@@ -146,6 +167,48 @@ def test_semantic_router_never_revisits_a_bot() -> None:
         path = walk(router, Shard(1, "x", cells[i % 25], None, 1, vector=v))
         visited = [p for p in path if isinstance(p, tuple)]
         assert len(visited) == len(set(visited))
+
+
+def test_uniform_traffic_sends_from_any_live_bot_to_any_other() -> None:
+    from game.shardnet import build_net
+    from game.traffic import uniform_spawns
+
+    cfg = override(override(Config(), "mesh.rows", 3), "mesh.cols", 3)
+    net = build_net(override(cfg, "route.down", [[1, 1]]), np.random.default_rng(0))
+    live = set(net.live())
+    spawns = uniform_spawns(net, 2000, False, np.random.default_rng(1))
+    pairs = {(s.src, s.target) for s in spawns}
+    assert pairs == {(a, b) for a in live for b in live if a != b}
+    assert all(s.target is None for s in uniform_spawns(net, 20, True, np.random.default_rng(1)))
+
+
+def test_a_tick_of_hops_leaves_the_trails_one_deposit_per_hop_would() -> None:
+    from game.routers import Hints
+    from game.shardnet import build_net
+
+    cfg = Config()
+    energy = np.random.default_rng(2).random((80, 80)).astype(np.float32)
+    net = build_net(cfg, np.random.default_rng(0), energy)
+    assert net.wires is not None
+    expected = energy.copy()
+    rng = np.random.default_rng(3)
+    hops = []
+    for _ in range(300):  # busy links see several hops a tick
+        a = (int(rng.integers(2)), int(rng.integers(5)))
+        hops.append((a, around(a, 5, 5)[int(rng.integers(4))]))
+    for a, b in hops:
+        net.hop(a, b)
+        net.wires.deposit(expected, a, b, cfg.energy.shard_deposit)
+    # a router reading the field mid-tick sees the hops made so far
+    hints = Hints(net.wires, energy, before_read=net.flush_trails)
+    level = net.wires.level(expected, *hops[0])
+    assert level > net.wires.level(energy, *hops[0]) + 0.2  # the hops wait in a batch
+    assert hints.level(*hops[0]) == pytest.approx(level, rel=1e-6)
+    assert np.array_equal(energy, expected)
+    net.hop(*hops[0])
+    net.flush_trails()
+    net.wires.deposit(expected, *hops[0], cfg.energy.shard_deposit)
+    assert np.array_equal(energy, expected)
 
 
 # -- the route system, with the real embedding model ------------------------------------------
@@ -259,6 +322,27 @@ def test_backpressure_never_drops_a_shard_in_transit() -> None:
 
 
 @pytest.mark.integration
+def test_every_live_bot_shows_the_state_of_its_inbox_after_each_tick() -> None:
+    from game.bench_routing import watched_sim
+
+    sim, _ = watched_sim(case(traffic__rate=12.0, route__inbox=4, route__down=[[2, 2]]))
+    try:
+        assert sim.net is not None
+        limit = max(1, int(sim.config.route.admit * 4))
+        seen = set()
+        for _ in range(40):
+            sim.step()
+            for cell, bot in sim.net.bots.items():
+                expected = ("down" if cell == (2, 2) else "overloaded"
+                            if len(bot.inbox) >= limit else "busy" if bot.inbox else "idle")
+                assert bot.state == expected
+                seen.add(expected)
+        assert seen == {"down", "overloaded", "busy", "idle"}
+    finally:
+        sim.close()
+
+
+@pytest.mark.integration
 def test_spawning_at_a_down_bot_is_dropped_with_its_reason() -> None:
     from game.bench_routing import watched_sim
     from game.commands import SpawnShard
@@ -298,8 +382,11 @@ def test_every_text_of_a_tick_goes_into_one_batched_encode() -> None:
     try:
         assert sim.net is not None
         stats = sim.net.embedder.stats()
-        # 20 shard texts + 25 bots x 4 memories, all in tick 1: ceil(120 / 32) encode calls
-        assert stats["encoded_texts"] == len({r.text for r in ledger.shards.values()}) + 100
+        # Tick 1: 20 shard texts, 25 bots x 4 memories and every held-out corpus text (so later
+        # traffic is served from the cache), distinct ones once: ceil(n / 32) encode calls.
+        texts = {r.text for r in ledger.shards.values()}
+        texts |= {m for b in sim.net.bots.values() for m in b.memories} | set(sim.net.held_out)
+        assert stats["encoded_texts"] == len(texts)
         assert stats["encode_calls"] == -(-stats["encoded_texts"] // 32)
     finally:
         sim.close()

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiohttp
+import esper
 import msgspec
 import numpy as np
 import pytest
 
+from components.shard import Shard
 from game.bench_web import stalled_client
 from game.serve import LiveRun
 from tests.webrun import TOKEN, get_json, reference_lattice, serving, wait_for, web_config
@@ -370,7 +372,7 @@ def test_frames_replaced_before_the_server_took_them_pass_their_events_on() -> N
         sim.step(3)  # three frames put, none taken: the reseed must not be lost
         frame = sim.frames.take()
         assert frame is not None and frame.tick == 4
-        assert [e.kind for e in frame.events] == ["reseed"]
+        assert [e.kind for e in frame.events] == ["input", "reseed"]
         assert sim.frames.take() is None
         sim.step()
         after = sim.frames.take()
@@ -395,3 +397,46 @@ def test_a_paused_run_still_sends_a_keyframe_a_second_and_one_to_each_newcomer()
         assert conn.view.gaps == 0 and conn.view.broken == 0
 
     client_test(web_config(seed=3, tick_rate=30.0), scenario)
+
+
+def test_block_means_add_in_reduceats_order_bit_for_bit() -> None:
+    from systems.mirror import block_means
+
+    rng = np.random.default_rng(4)
+    # 80² and 1024² (the 5×5 and 64×64 meshes), ragged edge blocks, runs over 128 (f = 130).
+    for shape in [(80, 80), (1024, 1024), (100, 37), (700, 1300), (48, 80), (8320, 70)]:
+        field = (rng.standard_exponential(shape) ** 6 * rng.random(shape)).astype(np.float32)
+        field[rng.random(shape) < 0.3] = 0.0
+        h, w = shape
+        f = max(1, -(-max(h, w) // 64))
+        ys, xs = np.arange(0, h, f), np.arange(0, w, f)
+        sums = np.add.reduceat(np.add.reduceat(field.astype(np.float64), ys, axis=0), xs, axis=1)
+        counts = np.outer(np.diff(np.append(ys, h)), np.diff(np.append(xs, w)))
+        assert np.array_equal(block_means(field), sums / counts), shape
+
+
+def test_a_frame_read_later_still_shows_its_own_tick() -> None:
+    from components.mesh import MeshCell, TileStats
+    from game.world import build_sim
+    from systems.mirror import energy_view
+
+    sim = build_sim(web_config(seed=1, traffic__rate=2.0), mirror=True)
+    try:
+        sim.step(25)
+        frame = sim.frames.take()
+        assert frame is not None and sim.net is not None
+        energy = energy_view(sim.substrate.energy.copy())
+        bots = [(b.row, b.col, b.state, len(b.inbox), b.adapter or "")
+                for b in sorted(sim.net.bots.values(), key=lambda b: (b.row, b.col))]
+        tiles = sorted((c.row, c.col, s.population, round(s.energy_mean, 6))
+                       for _, (c, s) in esper.get_components(MeshCell, TileStats))
+        shards = sorted((s.id, *s.at) for _, s in esper.get_component(Shard))
+        sim.step(10)  # the views are built now, from the snapshot of tick 25
+        assert frame.tick == 25 and frame.energy == energy
+        assert [(b.row, b.col, b.state, b.inbox, b.adapter) for b in frame.bots] == bots
+        assert [(t.row, t.col, t.population, t.energy) for t in frame.tiles] == tiles
+        assert sorted((s.id, s.row, s.col) for s in frame.shards) == shards and shards
+        assert frame.in_flight == len(shards)
+        assert frame.population == int(sum(t[2] for t in tiles))
+    finally:
+        sim.close()

@@ -135,9 +135,13 @@ class Encoded:
 
 
 class FrameEncoder:
-    """Encodes successive frames, each as a delta against the one before (``seq`` − 1)."""
+    """Encodes successive frames, each as a delta against the one before (``seq`` − 1).
 
-    def __init__(self, level: int = 6) -> None:
+    ``level`` is zlib's: a busy lattice barely compresses, and on a 1024² one level 1 takes
+    ~4 ms a frame where 6 takes ~30 ms, for 3 % more bytes.
+    """
+
+    def __init__(self, level: int = 1) -> None:
         self.level = level
         self.seq = 0
         self._cells: np.ndarray | None = None

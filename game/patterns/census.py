@@ -277,7 +277,7 @@ class Census:
                 hit = _owners(flat, keep[idx], near)
                 dirty[hit[hit >= 0]] = True
         if not bad and not len(loose):
-            return self._moved_on(prev)
+            return moved_on(prev)
         th, tw = -(-h // tile), -(-w // tile)
         core = np.zeros((th, tw), bool)
         for cells in bad:
@@ -289,7 +289,7 @@ class Census:
         if core.sum() * 2 > core.size:
             return None
         # Ownership by top-left tile *now* (a spaceship may have crossed into another tile).
-        moved = self._moved_on(kept)
+        moved = moved_on(kept)
         parts = [_select(moved, np.flatnonzero(~core[moved.y // tile, moved.x // tile]))]
         labels, count = ndi.label(core, structure=np.ones((3, 3), bool))
         # Each window costs a census of its own: past eight, one census of the whole lattice
@@ -348,28 +348,6 @@ class Census:
         tyx = ((found.y + dy) % h) // tile, ((found.x + dx) % w) // tile
         mine = np.flatnonzero(core[tyx] & cluster[tyx])
         return _shift(_select(found, mine), dx, dy, (h, w))
-
-    @staticmethod
-    def _moved_on(r: CensusResult) -> CensusResult:
-        """``r`` (settled objects) one tick later: phases, boxes and centroids."""
-        assert r.bx is not None and r.by is not None and r.age is not None
-        h, w = r.shape
-        t = _phase_table(r.classes)
-        out = CensusResult.allocate(r.shape, len(r))
-        out.classes, out.cls, out.population = r.classes, r.cls, r.population
-        p, dx, dy = t.period[r.cls], t.dx[r.cls], t.dy[r.cls]
-        lap = (r.age + 1) // p
-        out.bx, out.by, out.age = r.bx + lap * dx, r.by + lap * dy, (r.age + 1) % p
-        out.phase = (r.phase + 1) % p
-        # Stationary anchors stay; a spaceship's moves on with each lap of its cycle.
-        out.anchor_x = (r.anchor_x + lap * dx * ANCHOR_SCALE) % (w * ANCHOR_SCALE)
-        out.anchor_y = (r.anchor_y + lap * dy * ANCHOR_SCALE) % (h * ANCHOR_SCALE)
-        combo = t.first_phase[r.cls] + out.age
-        x0, y0 = out.bx + t.ox[combo], out.by + t.oy[combo]
-        out.x, out.y = x0 % w, y0 % h
-        out.w, out.h = t.pw[combo], t.ph[combo]
-        out.cx, out.cy = (x0 + t.mx[combo]) % w, (y0 + t.my[combo]) % h
-        return out
 
     def _shape_infos(self, isl: Islands) -> list[_Shape]:
         """What is known of every shape of ``isl``, classifying new ones within the budget.
@@ -647,6 +625,28 @@ _RING = tuple(a.ravel()[None, :] for a in np.mgrid[-4:5, -4:5])
 # The 7×7 block: unsettled islands within 3 cells of each other are pre-joined; advance() also
 # uses it for the objects next to a cell that did not follow its prediction.
 _NEAR = tuple(a.ravel()[None, :] for a in np.mgrid[-3:4, -3:4])
+
+
+def moved_on(r: CensusResult, ticks: int = 1) -> CensusResult:
+    """``r`` (settled objects) ``ticks`` later: phases, boxes and centroids."""
+    assert r.bx is not None and r.by is not None and r.age is not None
+    h, w = r.shape
+    t = _phase_table(r.classes)
+    out = CensusResult.allocate(r.shape, len(r))
+    out.classes, out.cls, out.population = r.classes, r.cls, r.population
+    p, dx, dy = t.period[r.cls], t.dx[r.cls], t.dy[r.cls]
+    lap = (r.age + ticks) // p
+    out.bx, out.by, out.age = r.bx + lap * dx, r.by + lap * dy, (r.age + ticks) % p
+    out.phase = (r.phase + ticks) % p
+    # Stationary anchors stay; a spaceship's moves on with each lap of its cycle.
+    out.anchor_x = (r.anchor_x + lap * dx * ANCHOR_SCALE) % (w * ANCHOR_SCALE)
+    out.anchor_y = (r.anchor_y + lap * dy * ANCHOR_SCALE) % (h * ANCHOR_SCALE)
+    combo = t.first_phase[r.cls] + out.age
+    x0, y0 = out.bx + t.ox[combo], out.by + t.oy[combo]
+    out.x, out.y = x0 % w, y0 % h
+    out.w, out.h = t.pw[combo], t.ph[combo]
+    out.cx, out.cy = (x0 + t.mx[combo]) % w, (y0 + t.my[combo]) % h
+    return out
 
 
 def _islands_near(isl: Islands, islands: list[int], block: tuple[IntArray, ...]) -> IntArray:

@@ -1,0 +1,103 @@
+"""Work beside the loop joins a later tick deterministically: the census worker and lagged
+embeddings give the same answers as the inline paths, at the ticks the config names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import esper
+import numpy as np
+import pytest
+
+from components.pattern import Pattern
+from components.shard import Shard
+from game.config import Config
+from game.paths import ASSETS_DIR
+from game.world import build_sim
+from tests.helpers import numpy_config
+
+pytestmark = pytest.mark.integration
+
+
+def _patterns(config: Config, ticks: int) -> list[tuple[str | None, float, float, int]]:
+    sim = build_sim(config)
+    try:
+        sim.step(ticks)
+        sim.activate()
+        return sorted((p.apgcode, round(p.cx, 3), round(p.cy, 3), p.phase)
+                      for _, p in esper.get_component(Pattern))
+    finally:
+        sim.close()
+
+
+def test_the_census_worker_sees_what_an_inline_census_sees_at_the_same_tick() -> None:
+    # A glider and a blinker: the worker's census of tick 8 joins at tick 12, moved on 4
+    # generations; an inline census of tick 12 is the independent answer.
+    rle = ASSETS_DIR / "patterns" / "gosper-glider-gun.rle"
+    inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4), 12)
+    beside = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
+                                    detect__worker=True), 12)
+    assert beside == inline and inline
+
+
+def test_a_glider_seen_beside_the_loop_is_where_it_is_now() -> None:
+    rle = ASSETS_DIR / "patterns" / "glider.rle"
+    for ticks in (8, 16, 40):
+        inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4), ticks)
+        beside = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
+                                        detect__worker=True), ticks)
+        assert [code for code, *_ in inline] == ["xq4_153"]
+        assert beside == inline, ticks
+
+
+def _run_log(config: Config, path: Path, inject_at: int, ticks: int) -> tuple[bytes, list[int]]:
+    """The event log, and the ticks at which the injected shard had a vector."""
+    sim = build_sim(config, events_path=path)
+    with_vector: list[int] = []
+    try:
+        sim.step(inject_at)
+        sim.inject("a sentence no corpus holds: the lighthouse keeper's cat", (0, 0), (3, 3))
+        for _ in range(ticks):
+            sim.step(1)
+            sim.activate()
+            mine = [s for _, s in esper.get_component(Shard) if s.text.startswith("a sentence")]
+            if mine and mine[0].vector is not None:
+                with_vector.append(sim.tick)
+    finally:
+        sim.close()
+    return path.read_bytes(), with_vector
+
+
+def test_a_user_text_is_encoded_beside_the_loop_and_joins_lag_ticks_later(
+        tmp_path: Path) -> None:
+    config = numpy_config(seed=2, traffic__rate=0.5, embed__lag=3, detect__enabled=False)
+    a, seen = _run_log(config, tmp_path / "a.jsonl", 5, 8)
+    b, _ = _run_log(config, tmp_path / "b.jsonl", 5, 8)
+    assert a == b  # however fast the encoder was
+    # Spawned in tick 6 (the input system's); its vector joins at tick 6 + 3.
+    assert seen and seen[0] == 9
+    events = [json.loads(line) for line in a.splitlines()]
+    user = next(e["shard"] for e in events if e["kind"] == "spawn" and "lighthouse" in e["text"])
+    hops = [e["tick"] for e in events if e["kind"] == "hop" and e["shard"] == user]
+    assert hops and hops[0] >= 9
+    same_tick = numpy_config(seed=2, traffic__rate=0.5, embed__lag=0, detect__enabled=False)
+    _, seen0 = _run_log(same_tick, tmp_path / "c.jsonl", 5, 8)
+    assert seen0[0] == 6  # lag 0: encoded in its own tick
+
+
+def test_traffic_texts_never_wait_for_the_encoder() -> None:
+    # The first encode caches every held-out corpus text: later traffic is all cache hits.
+    sim = build_sim(numpy_config(seed=1, traffic__rate=2.0, embed__lag=2, detect__enabled=False))
+    try:
+        sim.step(3)
+        assert sim.net is not None
+        misses = sim.net.embedder.misses
+        sim.step(60)
+        assert sim.net.embedder.misses == misses
+        sim.activate()
+        assert all(s.vector is not None for _, s in esper.get_component(Shard))
+        assert np.isfinite(np.stack([b.profile for b in sim.net.bots.values()
+                                     if b.profile is not None])).all()
+    finally:
+        sim.close()
