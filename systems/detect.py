@@ -27,7 +27,7 @@ from game.backends.bitpacked import BitPackedBackend
 from game.errors import ConfigError
 from game.events import TrackBorn, TrackCrossed, TrackLost
 from game.patterns.census import Census, CensusResult
-from game.patterns.worker import CensusWorker, carry
+from game.patterns.worker import CensusWorker
 from game.schedule import System
 from game.world import Sim
 
@@ -86,7 +86,7 @@ class DetectSystem(System):
         if cfg.worker:
             self.worker = CensusWorker(sim.rule, cfg.lookahead, cfg.max_period,
                                        cfg.budget or None)
-        self._pending: tuple[int, Future[CensusResult]] | None = None
+        self._pending: Future[CensusResult] | None = None
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
         self.carried = False  # whether the last result was carried forward, not recomputed
@@ -125,10 +125,9 @@ class DetectSystem(System):
         if tick % self.every:
             return
         if self._pending is not None:
-            seen, future = self._pending
-            self.latest = carry(future.result(), tick - seen)
+            self.latest = self._pending.result()  # carried to this tick by the worker
             self._update_entities(self.latest, tick)
-        self._pending = (tick, worker.submit(self.sim.substrate.alive))
+        self._pending = worker.submit(self.sim.substrate.alive, ahead=self.every)
 
     def close(self) -> None:
         """Stop the census worker, if any, and release the look-ahead lattice."""
