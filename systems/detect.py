@@ -81,11 +81,14 @@ class DetectSystem(System):
         self.reach = 2.0 + cfg.every
         self.census = Census(sim.rule, horizon=cfg.lookahead, max_period=cfg.max_period,
                              budget=cfg.budget or None)
-        self.lookahead = Lookahead(sim, cfg.lookahead)
+        # Inline, the loop keeps the look-ahead ring; with a worker, the worker computes it.
+        self.lookahead: Lookahead | None = None
         self.worker: CensusWorker | None = None
         if cfg.worker:
             self.worker = CensusWorker(sim.rule, cfg.lookahead, cfg.max_period,
                                        cfg.budget or None)
+        else:
+            self.lookahead = Lookahead(sim, cfg.lookahead)
         self._pending: Future[CensusResult] | None = None
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
@@ -104,6 +107,7 @@ class DetectSystem(System):
         if self.worker is not None:
             self._beside(tick, self.worker)
             return
+        assert self.lookahead is not None
         future = self.lookahead.future(alive)
         if tick % self.every:
             return
@@ -133,7 +137,8 @@ class DetectSystem(System):
         """Stop the census worker, if any, and release the look-ahead lattice."""
         if self.worker is not None:
             self.worker.close()
-        self.lookahead.close()
+        if self.lookahead is not None:
+            self.lookahead.close()
 
     def _update_entities(self, r: CensusResult, tick: int) -> None:
         """Stationary objects keep their entity while they stay; spaceships are matched."""

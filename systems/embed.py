@@ -63,20 +63,20 @@ class EmbedSystem(System):
         if texts:
             found, missing = net.embedder.lookup(texts)
             if missing and self.lag and not bots:
-                self._defer(tick, pending, texts, found, missing)
+                self._defer(tick, pending, found, missing)
             else:
                 found.update(net.embedder.store(missing, net.embedder.encode_missing(missing)))
                 self._fill(pending, found)
                 _profiles(bots, found)
         net.new[:0] = joined  # the earliest spawns first, as the route system admits them
 
-    def _defer(self, tick: int, pending: list[int], texts: list[str],
-               found: dict[str, Vectors], missing: list[str]) -> None:
+    def _defer(self, tick: int, pending: list[int], found: dict[str, Vectors],
+               missing: list[str]) -> None:
         """Hold back the shards whose texts missed; encode those texts in the worker thread."""
         late = set(missing)
         waiting = [e for e in pending if esper.component_for_entity(e, Shard).text in late]
-        self._fill([e for e in pending if e not in waiting], found)
         held = set(waiting)
+        self._fill([e for e in pending if e not in held], found)
         self.net.new[:] = [e for e in self.net.new if e not in held]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
