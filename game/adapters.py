@@ -84,10 +84,14 @@ class FrozenAdapter:
     out: FrozenConv
     device: torch.device
 
-    def scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores ``(N, H, W)`` of features ``x``: those of ``PulseModel.scores(x, name)``."""
+    def scores(self, x: torch.Tensor, rows: npt.NDArray[np.bool_] | None = None
+               ) -> torch.Tensor:
+        """Scores ``(N, H, W)`` of features ``x``: those of ``PulseModel.scores(x, name)``.
+
+        ``rows`` flags the lattice rows wanted: see :func:`game.pulse.torus_scores`.
+        """
         with torch.inference_mode():
-            return torus_scores(x.to(self.device), self.c1, self.c2, self.out)
+            return torus_scores(x.to(self.device), self.c1, self.c2, self.out, rows)
 
 
 def adapter_names(folder: Path) -> list[str]:

@@ -83,8 +83,8 @@ class DetectConfig(_Section):
     lookahead: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
     max_period: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 64
     budget: Annotated[int, msgspec.Meta(ge=0)] = 512
-    every: Positive = 1
-    worker: bool = False
+    every: Positive = 4
+    worker: bool = True
 
 
 class EmbedConfig(_Section):

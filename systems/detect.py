@@ -16,8 +16,6 @@ their position one tick earlier; gliders carry a :class:`GliderTrack` and emit `
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future
-from dataclasses import asdict
 
 import esper
 import numpy as np
@@ -27,7 +25,7 @@ from game.backends.bitpacked import BitPackedBackend
 from game.errors import ConfigError
 from game.events import TrackBorn, TrackCrossed, TrackLost
 from game.patterns.census import Census, CensusResult
-from game.patterns.worker import CensusWorker
+from game.patterns.worker import CensusWorker, Pending
 from game.schedule import System
 from game.world import Sim
 
@@ -89,7 +87,7 @@ class DetectSystem(System):
                                        cfg.budget or None)
         else:
             self.lookahead = Lookahead(sim, cfg.lookahead)
-        self._pending: Future[CensusResult] | None = None
+        self._pending: Pending | None = None
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
         self.carried = False  # whether the last result was carried forward, not recomputed
@@ -168,7 +166,7 @@ class DetectSystem(System):
 
     @staticmethod
     def _pattern(r: CensusResult, i: int, tick: int, born: int) -> Pattern:
-        return Pattern(**asdict(r.object(i)), tick=tick, born=born)
+        return Pattern(**r.fields(i), tick=tick, born=born)
 
     def _update_moving(self, r: CensusResult, now: list[int], tick: int,
                        shape: tuple[int, int]) -> None:

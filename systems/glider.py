@@ -2,13 +2,20 @@
 
 A shard the route system handed over (``net.boarding``) gets a glider stamped in its bot's tile,
 heading diagonally toward its target, on a spot whose surroundings and lane ahead are empty.
-The next tick the detect system tracks the new glider and the shard boards it (``board``).
-Every tick a riding shard takes its glider's position; when the glider enters another bot's
-tile, that bot takes the shard (``handoff``, a hop) and delivers it if it is the target. The
-shard goes on by link (``alight``) when no diagonal leg is left (``aligned``), when its glider
-dies or collides (``track_lost``), when no glider was ever tracked (``no_track``), or when the
-tile had no room to stamp one (``no_room``). A shard that alights joins the inbox of the bot
-whose tile it is in even when that inbox is full: no shard is ever lost to glider transport.
+The system follows the gliders it stamps itself (a *flight*): a lone glider's next generation is
+known, so each tick it reads the 5×5 window around where the glider must now be and checks that
+it holds exactly that phase and nothing else. A glider that flew its first generation so takes
+its shard aboard (``board``); a riding shard takes its glider's centroid every tick, and when
+the glider enters another bot's tile, that bot takes the shard (``handoff``, a hop) and delivers
+it if it is the target. The shard goes on by link (``alight``) when no diagonal leg is left
+(``aligned``), when its glider's window no longer holds what a lone glider's would (it hit
+something or something hit it: ``track_lost``), when the stamped glider did not fly its first
+generation (``no_track``), or when the tile had no room to stamp one (``no_room``). A shard
+that alights joins the inbox of the bot whose tile it is in even when that inbox is full: no
+shard is ever lost to glider transport.
+
+Following its own gliders, the system needs no census: it works with detection off, run on a
+cadence or in a worker (the detect system's glider tracks are for the overlays and events).
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ from dataclasses import dataclass
 import esper
 import numpy as np
 
-from components.pattern import GliderTrack
 from components.shard import Shard
+from game.backends.reference import reference_step
+from game.errors import BadInput
 from game.events import Alight, Board, Expired, Handoff
 from game.routers import DELIVER
+from game.rules import CONWAY, Rule
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, ring_offset
@@ -32,7 +41,6 @@ from game.world import Sim
 GLIDER_SE = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], np.uint8)  # moves +x, +y (y grows down)
 HEADINGS = {(1, 1): "SE", (1, -1): "NE", (-1, 1): "SW", (-1, -1): "NW"}  # (sx, sy) -> name
 LANE = 8  # cells ahead (diagonally) that must be empty for a preferred spot
-MATCH = 3.0  # how far from its stamp a newborn track may be to carry the stamped shard
 
 
 @dataclass(slots=True)
@@ -64,13 +72,61 @@ class TrackingStats:
 
 
 @dataclass(slots=True)
-class Stamped:
-    """A glider stamped for a shard, waiting for the detect system to track it."""
+class Flight:
+    """A glider the system stamped and follows: its 3×3 box, phase and centroid.
 
+    ``y, x`` is the box's top-left (not wrapped: it is taken modulo the lattice when read),
+    ``sx, sy`` the heading, ``phase`` counts generations since the stamp modulo 4, and
+    ``track`` numbers the flight in the events (``board``, ``handoff``, ``alight``).
+    """
+
+    track: int
     tick: int
-    cx: float
-    cy: float
-    direction: str
+    y: int
+    x: int
+    sx: int
+    sy: int
+    phase: int = 0
+    cx: float = 0.0
+    cy: float = 0.0
+
+    @property
+    def direction(self) -> str:
+        """NE, NW, SE or SW."""
+        return HEADINGS[(self.sx, self.sy)]
+
+
+@functools.lru_cache(maxsize=16)
+def flight_phases(sx: int, sy: int, rule: Rule = CONWAY
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A lone glider heading (sx, sy), stamped as :data:`GLIDER_SE` mirrored, phase by phase.
+
+    Worked out by stepping it under ``rule`` with the reference backend, not written by hand.
+    Returns ``windows`` (4, 5, 5): phase k's 3×3 box with its empty 1-cell border; ``moves``
+    (4, 2): how the box's top-left (y, x) moves from phase k to k + 1; ``centroids`` (4, 2): the
+    live cells' centroid (y, x) from the box's top-left. None when under ``rule`` the pattern
+    does not come back as itself one cell further along its diagonal after 4 generations (it is
+    no glider there).
+    """
+    cells = np.zeros((12, 12), np.uint8)
+    cells[4:7, 4:7] = GLIDER_SE[::sy, ::sx]
+    windows = np.zeros((5, 5, 5), np.uint8)
+    corners = np.zeros((5, 2), np.int64)
+    centroids = np.zeros((5, 2), np.float64)
+    for k in range(5):
+        ys, xs = np.nonzero(cells)
+        if not len(ys) or np.ptp(ys) != 2 or np.ptp(xs) != 2:
+            return None
+        y, x = corners[k] = ys.min(), xs.min()
+        windows[k, 1:4, 1:4] = cells[y:y + 3, x:x + 3]
+        centroids[k] = ys.mean() - y, xs.mean() - x
+        cells = reference_step(cells, rule)
+    if not np.array_equal(windows[4], windows[0]) or tuple(corners[4] - corners[0]) != (sy, sx):
+        return None
+    out = windows[:4], np.diff(corners, axis=0), centroids[:4]
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def true_centroid(alive: np.ndarray, x: float, y: float) -> tuple[float, float] | None:
@@ -104,15 +160,8 @@ def true_centroids(alive: np.ndarray, x: np.ndarray, y: np.ndarray
     return (mx + ox) % w, (my + oy) % h, found
 
 
-def wrapped_distance(ax: float, ay: float, bx: float, by: float, w: int, h: int) -> float:
-    """Euclidean distance on the torus."""
-    dx = abs(ax - bx) % w
-    dy = abs(ay - by) % h
-    return math.hypot(min(dx, w - dx), min(dy, h - dy))
-
-
 class GliderSystem(System):
-    """Stamps gliders for boarding shards, moves riders with their tracks, hands them over."""
+    """Stamps gliders for boarding shards, follows them, moves riders, hands them over."""
 
     phase = "glider"
 
@@ -120,11 +169,15 @@ class GliderSystem(System):
         self.sim = sim
         self.net = net
         self.tile = sim.config.mesh.tile
-        self.stamped: dict[int, Stamped] = {}
-        self.riding: dict[int, None] = {}  # shard entities, in boarding order
+        if flight_phases(1, 1, sim.rule) is None:
+            raise BadInput(f"route.transport {sim.config.route.transport}: under rule "
+                           f"{sim.rule} a glider does not fly; use route.transport: link")
+        self.stamped: dict[int, Flight] = {}  # shard entity -> its glider, before boarding
+        self.riding: dict[int, Flight] = {}  # in boarding order
         self.tracking = TrackingStats()
         self.boards = self.handoffs = 0
         self.alights: dict[str, int] = {}
+        self._flights = 0
         # Tile offsets a spot search's window reaches: whatever the heading, the tile and
         # LANE + 2 cells on each side (see find_spots).
         t = self.tile
@@ -132,88 +185,77 @@ class GliderSystem(System):
         self._reach = [(dr, dc) for dr in tiles for dc in tiles]
 
     def process(self) -> None:
-        """Board, ride, stamp, in that order (a glider stamped now is tracked next tick)."""
+        """Follow, board, ride, stamp, in that order (a glider stamped now boards next tick)."""
         tick = self.sim.tick + 1
-        if self.stamped or self.riding:  # else no need to look at the tracks
-            tracks = {t.track: t for _, t in esper.get_component(GliderTrack)}
-            self._board(tick, tracks)
-            self._ride(tick, tracks)
+        flights = [*self.stamped.values(), *self.riding.values()]
+        if flights:
+            lost = self._follow(flights)
+            self._board(tick, lost)
+            self._ride(tick, lost)
         self._stamp(tick)
 
-    def _board(self, tick: int, tracks: dict[int, GliderTrack]) -> None:
-        if not self.stamped:
-            return
-        h, w = self.sim.shape
-        taken = {esper.component_for_entity(e, Shard).track for e in self.riding}
-        stamped = list(self.stamped.items())
-        near = self._candidates(tracks, [st for _, st in stamped])
-        for (eid, st), candidates in zip(stamped, near, strict=True):
-            shard = esper.component_for_entity(eid, Shard)
-            best, best_d = None, MATCH
-            for track in candidates:  # in track order, so ties go as over all tracks
-                if track.track in taken:
-                    continue
-                d = wrapped_distance(track.cx, track.cy, st.cx, st.cy, w, h)
-                if d <= best_d:
-                    best, best_d = track, d
-            if best is not None:
-                del self.stamped[eid]
-                taken.add(best.track)
-                shard.track, shard.x, shard.y = best.track, best.cx, best.cy
-                self.riding[eid] = None
-                self.boards += 1
-                self.sim.events.emit(Board(tick=tick, shard=shard.id, at=shard.at,
-                                           track=best.track, direction=best.direction,
-                                           x=round(best.cx, 3), y=round(best.cy, 3)))
-            elif tick - st.tick >= 2:
-                del self.stamped[eid]
-                self._alight(tick, eid, shard, "no_track")
+    def _follow(self, flights: list[Flight]) -> set[int]:
+        """Move every flight one generation on; the tracks whose window is not as predicted.
 
-    def _candidates(self, tracks: dict[int, GliderTrack], stamps: list[Stamped]
-                    ) -> list[list[GliderTrack]]:
-        """Per stamp, in track order, the tracks heading its way in the tiles within ``MATCH``.
-
-        Tracks are filed by tile once, so a stamp looks at a few tiles' tracks, not at all of
-        them; the exact distance then decides among these.
+        All flights at once: each one's box moves as its phase says, and the 5×5 window around
+        it must hold exactly the glider's next phase, with nothing else in its 1-cell border.
         """
-        if not tracks:
-            return [[] for _ in stamps]
-        t = self.tile
-        rows, cols = self.net.rows, self.net.cols
-        filed: dict[tuple[str, int, int], list[tuple[int, GliderTrack]]] = {}
-        for i, track in enumerate(tracks.values()):
-            home = (math.floor(track.cy / t) % rows, math.floor(track.cx / t) % cols)
-            filed.setdefault((track.direction, *home), []).append((i, track))
-        reach = MATCH + 1e-6  # the lattice is whole tiles: a box this wide wraps tile by tile
-        out: list[list[GliderTrack]] = []
-        for st in stamps:
-            ys = range(math.floor((st.cy - reach) / t), math.floor((st.cy + reach) / t) + 1)
-            xs = range(math.floor((st.cx - reach) / t), math.floor((st.cx + reach) / t) + 1)
-            keys = {(st.direction, r % rows, c % cols) for r in ys for c in xs}
-            near = sorted((found for key in keys for found in filed.get(key, ())),
-                          key=lambda found: found[0])
-            out.append([track for _, track in near])
-        return out
+        alive = self.sim.substrate.alive
+        h, w = alive.shape
+        rule = self.sim.rule
+        tops = np.empty((len(flights), 2), np.int64)
+        expected = np.empty((len(flights), 5, 5), np.uint8)
+        for i, f in enumerate(flights):
+            phases = flight_phases(f.sx, f.sy, rule)
+            assert phases is not None  # totalistic rules are symmetric: checked at start
+            windows, moves, centroids = phases
+            f.y += int(moves[f.phase, 0])
+            f.x += int(moves[f.phase, 1])
+            f.phase = (f.phase + 1) % 4
+            f.cy = (f.y + float(centroids[f.phase, 0])) % h
+            f.cx = (f.x + float(centroids[f.phase, 1])) % w
+            tops[i] = f.y - 1, f.x - 1
+            expected[i] = windows[f.phase]
+        five = np.arange(5)
+        flat = ((tops[:, 0, None] + five) % h * w)[:, :, None] + ((tops[:, 1, None] + five)
+                                                                  % w)[:, None, :]
+        intact = (np.take(alive, flat) == expected).all(axis=(1, 2)).tolist()
+        return {f.track for f, ok in zip(flights, intact, strict=True) if not ok}
 
-    def _ride(self, tick: int, tracks: dict[int, GliderTrack]) -> None:
+    def _board(self, tick: int, lost: set[int]) -> None:
+        """Stamped gliders that flew their first generation take their shards aboard."""
+        for eid, flight in list(self.stamped.items()):
+            del self.stamped[eid]
+            shard = esper.component_for_entity(eid, Shard)
+            if flight.track in lost:
+                self._alight(tick, eid, shard, "no_track")
+                continue
+            shard.track, shard.x, shard.y = flight.track, flight.cx, flight.cy
+            self.riding[eid] = flight
+            self.boards += 1
+            self.sim.events.emit(Board(tick=tick, shard=shard.id, at=shard.at,
+                                       track=flight.track, direction=flight.direction,
+                                       x=round(flight.cx, 3), y=round(flight.cy, 3)))
+
+    def _ride(self, tick: int, lost: set[int]) -> None:
         if not self.riding:
             return
         alive = self.sim.substrate.alive
         h, w = alive.shape
-        riders = [(eid, esper.component_for_entity(eid, Shard)) for eid in self.riding]
-        ridden = [tracks.get(shard.track or 0) for _, shard in riders]
-        # Each rider with a track takes its position, then is checked against the lattice's
-        # true centroid there: all in one pass, in riding order (nothing below reads them).
-        live = [t for t in ridden if t is not None]
-        tx, ty = np.array([t.cx for t in live]), np.array([t.cy for t in live])
+        riders = [(eid, esper.component_for_entity(eid, Shard), f)
+                  for eid, f in self.riding.items()]
+        # Each flying rider takes its glider's centroid, checked against the lattice's true
+        # centroid there (an independent reading): all in one pass, in riding order.
+        live = [f for _, _, f in riders if f.track not in lost]
+        tx, ty = np.array([f.cx for f in live]), np.array([f.cy for f in live])
         cx, cy, found = true_centroids(alive, tx, ty)
         dx, dy = np.abs(tx - cx)[found] % w, np.abs(ty - cy)[found] % h
-        # math.hypot as wrapped_distance has it: the same last bit
+        # the wrapped distance on the torus
         self.tracking.add_all(list(map(math.hypot, np.minimum(dx, w - dx).tolist(),
                                        np.minimum(dy, h - dy).tolist())))
-        for (eid, shard), track in zip(riders, ridden, strict=True):
-            if track is None:
-                # Lost: the shard is where its glider last was.
+        for eid, shard, flight in riders:
+            if flight.track in lost:
+                # Lost: the shard is where its glider last flew as a glider.
                 cell = (int(shard.y) // self.tile, int(shard.x) // self.tile)
                 del self.riding[eid]
                 if cell != shard.at and not self.net.bots[cell].down:
@@ -221,8 +263,8 @@ class GliderSystem(System):
                         continue
                 self._alight(tick, eid, shard, "track_lost")
                 continue
-            shard.x, shard.y = track.cx, track.cy
-            cell = (track.row, track.col)
+            shard.x, shard.y = flight.cx, flight.cy
+            cell = (int(flight.cy) // self.tile, int(flight.cx) // self.tile)
             if cell == shard.at or self.net.bots[cell].down:
                 continue
             if self._handoff(tick, eid, shard, cell):
@@ -300,8 +342,13 @@ class GliderSystem(System):
             cells[y:y + 3, x:x + 3] |= GLIDER_SE[::sy, ::sx]  # inside the tile: no wrap
             changed = True
             spoiled.update((r - dr) % rows * cols + (c - dc) % cols for dr, dc in self._reach)
-            shard.x, shard.y = float(x + 1), float(y + 1)
-            self.stamped[eid] = Stamped(tick, x + 1.0, y + 1.0, HEADINGS[(sx, sy)])
+            self._flights += 1
+            flight = Flight(self._flights, tick, y, x, sx, sy)
+            phases = flight_phases(sx, sy, sim.rule)
+            assert phases is not None
+            flight.cy, flight.cx = (float(y + phases[2][0, 0]), float(x + phases[2][0, 1]))
+            shard.x, shard.y = flight.cx, flight.cy
+            self.stamped[eid] = flight
         if changed:
             sim.backend.set_cells(cells)
             np.copyto(sim.substrate.alive, cells)

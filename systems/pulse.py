@@ -40,7 +40,7 @@ from game.pulse import best_cells, features, tiles
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, neighbours
-from game.world import Sim, stream
+from game.world import Sim, stream, yield_to_the_loop
 
 
 class PulseSystem(System):
@@ -249,6 +249,7 @@ def _one_core() -> None:
     """
     torch.get_num_threads()  # torch sizes a thread's team on first use: let it, then shrink it
     threadpool_limits(1, user_api="openmp")
+    yield_to_the_loop()
 
 
 def choose(batch: Batch) -> Picks:
@@ -266,7 +267,9 @@ def choose(batch: Batch) -> Picks:
         scores = np.empty((len(batch.bots), tile * tile), np.float32)
         for adapter, start, stop in batch.spans:
             assert adapter is not None
-            lattice = adapter.scores(x)[0].cpu().numpy()
+            wanted = np.zeros((batch.alive.shape[0] // tile, tile), np.bool_)
+            wanted[batch.rows[start:stop]] = True  # the rows of this adapter's tiles only
+            lattice = adapter.scores(x, wanted.reshape(-1))[0].cpu().numpy()
             scores[start:stop] = tiles(lattice, tile, batch.rows[start:stop],
                                        batch.cols[start:stop])
     cells, chosen = best_cells(scores, tiles(batch.alive, tile, batch.rows, batch.cols),

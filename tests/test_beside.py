@@ -35,7 +35,8 @@ def test_the_census_worker_sees_what_an_inline_census_sees_at_the_same_tick() ->
     # A glider and a blinker: the worker's census of tick 8 joins at tick 12, moved on 4
     # generations; an inline census of tick 12 is the independent answer.
     rle = ASSETS_DIR / "patterns" / "gosper-glider-gun.rle"
-    inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4), 12)
+    inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
+                                    detect__worker=False), 12)
     beside = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
                                     detect__worker=True), 12)
     assert beside == inline and inline
@@ -44,11 +45,30 @@ def test_the_census_worker_sees_what_an_inline_census_sees_at_the_same_tick() ->
 def test_a_glider_seen_beside_the_loop_is_where_it_is_now() -> None:
     rle = ASSETS_DIR / "patterns" / "glider.rle"
     for ticks in (8, 16, 40):
-        inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4), ticks)
+        inline = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
+                                        detect__worker=False), ticks)
         beside = _patterns(numpy_config(lattice__pattern=str(rle), detect__every=4,
                                         detect__worker=True), ticks)
         assert [code for code, *_ in inline] == ["xq4_153"]
         assert beside == inline, ticks
+
+
+def test_a_census_worker_that_dies_is_one_clear_error_not_a_hang() -> None:
+    from game.patterns.worker import CensusWorker
+    from game.rules import CONWAY
+
+    worker = CensusWorker(CONWAY, 4, 64, None)
+    try:
+        lattice = np.zeros((16, 16), np.uint8)
+        lattice[1, 1:4] = 1  # a blinker
+        assert [o.apgcode for o in worker.submit(lattice).result().objects()] == ["xp2_7"]
+        worker._process.kill()
+        worker._process.join()
+        with pytest.raises(RuntimeError, match=r"the census worker died \(exit code -9\)"):
+            worker.submit(lattice).result()
+    finally:
+        worker.close()
+        worker.close()  # closing twice is harmless
 
 
 def _run_log(config: Config, path: Path, inject_at: int, ticks: int) -> tuple[bytes, list[int]]:

@@ -21,8 +21,10 @@ GLIDER_SE = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], np.uint8)
 
 
 def empty_sim(events: Path | None = None, **sets: object) -> Sim:
+    """An empty lattice with the census inline every tick (what these tests follow), or ``sets``."""
     config = override(Config(), "lattice.backend", "numpy")
     config = override(config, "lattice.soup_density", 0.0)
+    config = override(override(config, "detect.worker", False), "detect.every", 1)
     for key, value in sets.items():
         config = override(config, key.replace("__", "."), value)
     return build_sim(config, events_path=events)

@@ -99,7 +99,7 @@ def test_gliders_stamped_in_one_tile_at_once_keep_apart() -> None:
     glider = sim.schedule.get("glider")
     assert isinstance(glider, GliderSystem)
     sim.step()
-    spots = [(st.cx, st.cy) for st in glider.stamped.values()]
+    spots = [(f.x, f.y) for f in glider.stamped.values()]  # their 3×3 boxes
     assert len(spots) >= 2  # searched together, stamped one after the other
     for i, (ax, ay) in enumerate(spots):  # each search saw the gliders stamped before it
         assert all(max(abs(ax - bx), abs(ay - by)) >= 5 for bx, by in spots[:i])
@@ -129,9 +129,41 @@ def test_mixed_transport_rides_only_long_diagonal_legs(tmp_path: Path) -> None:
     assert [b.shard for b in boards] == [2]
 
 
-def test_glider_transport_needs_detection() -> None:
-    with pytest.raises(BadInput, match="detect.enabled"):
-        watched_sim(override(cfg(), "detect.enabled", False))
+@pytest.mark.parametrize("detect", ["off", "worker every 8"])
+def test_glider_transport_follows_its_own_gliders_without_a_census(detect: str) -> None:
+    """The glider system reads its gliders' windows itself: detection may be off or slow."""
+    c = override(cfg(), "detect.enabled", False) if detect == "off" else override(
+        override(cfg(), "detect.worker", True), "detect.every", 8)
+    r = ride(c, 16, 0)
+    assert r["delivery_rate"] == 1.0
+    assert r["boards"] >= 8 and r["handoffs"] >= 8 and not r["alights"].get("no_track")
+    assert r["tracking"]["within_2_5"] >= 0.99
+
+
+def test_a_rule_without_gliders_refuses_glider_transport() -> None:
+    with pytest.raises(BadInput, match="a glider does not fly"):
+        watched_sim(override(cfg(), "lattice.rule", "B36/S125"))
+
+
+def test_flights_come_from_stepping_a_glider() -> None:
+    """Each heading's four phases: a glider stepped four times is itself one cell on."""
+    from game.backends.reference import reference_step
+    from game.rules import CONWAY
+    from systems.glider import GLIDER_SE, flight_phases
+
+    for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        phases = flight_phases(sx, sy)
+        assert phases is not None
+        windows, moves, _ = phases
+        assert tuple(moves.sum(axis=0)) == (sy, sx)
+        cells = np.zeros((10, 10), np.uint8)
+        cells[3:6, 3:6] = GLIDER_SE[::sy, ::sx]
+        y, x = 3, 3
+        for k in range(8):
+            assert np.array_equal(cells[y - 1:y + 4, x - 1:x + 4], windows[k % 4])
+            assert cells.sum() == 5
+            cells = reference_step(cells, CONWAY)
+            y, x = y + moves[k % 4, 0], x + moves[k % 4, 1]
 
 
 def test_no_room_in_a_full_tile_means_link_transport() -> None:

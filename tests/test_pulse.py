@@ -17,6 +17,8 @@ from game.eventlog import validate
 from game.events import Adopt, Dropped, Pulse, WaveStart, decode_event
 from game.paths import ASSETS_DIR
 from game.pulse import (
+    STRIP,
+    WHOLE,
     base_network,
     best_cells,
     choose_cells,
@@ -24,6 +26,7 @@ from game.pulse import (
     life_step,
     settled,
     tiles,
+    torus_scores,
 )
 from game.rules import parse_rule
 from game.topology import torus_distance
@@ -302,6 +305,26 @@ def test_frozen_adapters_score_bit_for_bit_like_peft() -> None:
             assert torch.equal(model.frozen(name).scores(x), model.scores(x, name))
     with pytest.raises(BadInput, match="unknown adapter 'rule_nope'"):
         model.frozen("rule_nope")
+
+
+def test_big_lattices_score_in_strips_like_the_whole_lattice() -> None:
+    """Inference takes big lattices in strips: the same scores (to rounding), seams included."""
+    model = PulseModel.from_folder(ADAPTERS)
+    frozen = model.frozen(model.names[0])
+    h, w = 150, 130
+    assert h * w > WHOLE and h % STRIP
+    gen = torch.Generator().manual_seed(h)
+    x = features((torch.rand(1, 1, h, w, generator=gen) < 0.35).float(),
+                 3 * torch.rand(1, 1, h, w, generator=gen))
+    with torch.enable_grad():  # a graph to record: the whole lattice at once
+        whole = torus_scores(x, frozen.c1, frozen.c2, frozen.out).detach()
+    strips = frozen.scores(x)
+    assert torch.allclose(strips, whole, rtol=0, atol=1e-6)
+    rows = np.zeros(h, np.bool_)
+    rows[STRIP + 3] = True  # one row wanted: only its strip is computed, bit for bit
+    part = frozen.scores(x, rows)[0]
+    assert torch.equal(part[STRIP:2 * STRIP], strips[0, STRIP:2 * STRIP])
+    assert not part[:STRIP].any() and not part[2 * STRIP:].any()
 
 
 def reference_cells(scores: np.ndarray, alive: np.ndarray, budget: int) -> list[int]:

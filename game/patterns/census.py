@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -113,15 +114,18 @@ class CensusResult:
                 counts[code] = counts.get(code, 0) + k
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def fields(self, i: int) -> dict[str, Any]:
+        """Object ``i``'s fields, as :class:`DetectedObject` (and its subclasses) take them."""
+        c = self.classes[int(self.cls[i])]
+        return {"apgcode": c.apgcode, "name": c.name, "kind": c.kind,
+                "x": int(self.x[i]), "y": int(self.y[i]), "w": int(self.w[i]),
+                "h": int(self.h[i]), "period": c.period, "dx": c.dx, "dy": c.dy,
+                "phase": int(self.phase[i]), "population": int(self.population[i]),
+                "cx": float(self.cx[i]), "cy": float(self.cy[i])}
+
     def object(self, i: int) -> DetectedObject:
         """Object ``i`` as a record."""
-        c = self.classes[int(self.cls[i])]
-        return DetectedObject(
-            apgcode=c.apgcode, name=c.name, kind=c.kind,
-            x=int(self.x[i]), y=int(self.y[i]), w=int(self.w[i]), h=int(self.h[i]),
-            period=c.period, dx=c.dx, dy=c.dy, phase=int(self.phase[i]),
-            population=int(self.population[i]), cx=float(self.cx[i]), cy=float(self.cy[i]),
-        )
+        return DetectedObject(**self.fields(i))
 
     def objects(self) -> list[DetectedObject]:
         """The objects as records, sorted by position (for the CLI and tests)."""
