@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/install_system_deps.sh
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "CyberMesh needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch is pinned to the local CPU wheel; the constraints file pins everything else.
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt "torch==2.13.0" -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt "torch==2.13.0" -e ".[dev,ray]"
 	touch $(STAMP)
 
 run: setup

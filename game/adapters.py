@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
 from game.errors import BadInput
-from game.pulse import PulseNet, base_network, torus_scores
+from game.pulse import PulseNet, base_network, tile_scores, torus_scores
 
 TARGETS: Final = ["c1", "c2", "out"]
 BASE_FILE: Final = "base.safetensors"
@@ -92,6 +92,11 @@ class FrozenAdapter:
         """
         with torch.inference_mode():
             return torus_scores(x.to(self.device), self.c1, self.c2, self.out, rows)
+
+    def tile_scores(self, x: torch.Tensor, tile: int, rows: npt.NDArray[np.intp],
+                    cols: npt.NDArray[np.intp]) -> torch.Tensor:
+        """Scores ``(n, tile²)`` of the given tiles only: see :func:`game.pulse.tile_scores`."""
+        return tile_scores(x.to(self.device), self.c1, self.c2, self.out, tile, rows, cols)
 
 
 def adapter_names(folder: Path) -> list[str]:

@@ -309,6 +309,32 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--clients", type=_positive_int, metavar="N",
                    help="web: dashboards in headless chromium (default 8)")
     _add_run_options(bench)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="many runs of one scenario over seeds and parameter grids, in parallel",
+        description="Run the scenario a spec names over its seeds and parameter grid in local "
+        "worker processes or on a Ray cluster; rows stream into one table (Parquet and CSV), "
+        "then a summary per parameter point and plots. See docs/sweeps.md.",
+    )
+    sweep.add_argument("spec", nargs="?", metavar="SPEC.yaml",
+                       help="the sweep spec (e.g. config/sweeps/quick.yaml)")
+    sweep.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="local worker processes (default: the CPUs); with --ray, the most "
+                       "tasks in flight (default: the cluster's CPUs)")
+    sweep.add_argument("--ray", metavar="ADDRESS",
+                       help="run on Ray: 'auto' (a Ray running here, else a local one) or a "
+                       "cluster's HEAD:6379 (needs the optional extra: pip install .[ray])")
+    sweep.add_argument("--out", metavar="DIR",
+                       help="the sweep's folder (default: sweeps/<spec name>)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="complete the table in --out, skipping runs already in it")
+    sweep.add_argument("--report", metavar="DIR",
+                       help="rebuild the summary and plots of the sweep in DIR from its table")
+    sweep.add_argument("--bench", action="store_true",
+                       help="measure runs/s with 1 worker and with --workers, same spec, "
+                       "fresh tables, and print the ratio")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -371,13 +397,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run the simulation for a while: the ones worth an application log.
-RUN_COMMANDS = ("serve", "view", "bench", "replay")
+RUN_COMMANDS = ("serve", "view", "bench", "replay", "sweep")
 
 
 def _seed_backend(args: argparse.Namespace) -> tuple[object, object]:
     """The run's seed and lattice backend for the log: the config's, else (bad config) flags'."""
-    if not hasattr(args, "config"):  # replay: its log holds the config
-        return None, args.backend
+    if not hasattr(args, "config"):  # replay: its log holds the config; sweep: its spec
+        return None, getattr(args, "backend", None)
     try:
         config = load_run_config(args)
     except BadInput:
@@ -419,6 +445,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             from game.bench import run_bench
 
             return run_bench(args, load_run_config(args))
+        if args.command == "sweep":
+            from game.sweep.command import run_sweep_command
+
+            return run_sweep_command(args)
         parser.error(f"unknown command {args.command!r}")
     except BadInput as err:
         # One line even when the message quotes a user's path or value with a newline in it.

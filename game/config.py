@@ -83,7 +83,7 @@ class DetectConfig(_Section):
     lookahead: Annotated[int, msgspec.Meta(ge=1, le=64)] = 4
     max_period: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 64
     budget: Annotated[int, msgspec.Meta(ge=0)] = 512
-    every: Positive = 4
+    every: Positive = 16
     worker: bool = True
 
 

@@ -25,7 +25,7 @@ from components.shard import Shard
 from game.embedding import Vectors
 from game.schedule import System
 from game.shardnet import ShardNet
-from game.world import Sim, yield_to_the_loop
+from game.world import Sim, beside_the_loop
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ class EmbedSystem(System):
         self.net.new[:] = [e for e in self.net.new if e not in held]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed",
-                                            initializer=yield_to_the_loop)
+                                            initializer=beside_the_loop)
         future = self._pool.submit(self.net.embedder.encode_missing, missing)
         self._waiting.append(_Waiting(tick + self.lag, waiting, missing, future))
 

@@ -40,7 +40,7 @@ from game.pulse import best_cells, features, tiles
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, neighbours
-from game.world import Sim, stream, yield_to_the_loop
+from game.world import Sim, beside_the_loop, stream
 
 
 class PulseSystem(System):
@@ -241,7 +241,7 @@ class Picks:
 
 
 def _one_core() -> None:
-    """The worker's torch runs on one core: the loop has the other(s).
+    """The worker's torch runs on one core, as a batch task (``beside_the_loop``).
 
     OpenMP's team size is per thread, so the loop's own torch calls keep theirs. A team of two
     beside a busy loop on two cores waits at every barrier for its descheduled half: a 5×5
@@ -249,7 +249,7 @@ def _one_core() -> None:
     """
     torch.get_num_threads()  # torch sizes a thread's team on first use: let it, then shrink it
     threadpool_limits(1, user_api="openmp")
-    yield_to_the_loop()
+    beside_the_loop()
 
 
 def choose(batch: Batch) -> Picks:
@@ -267,11 +267,14 @@ def choose(batch: Batch) -> Picks:
         scores = np.empty((len(batch.bots), tile * tile), np.float32)
         for adapter, start, stop in batch.spans:
             assert adapter is not None
+            rows, cols = batch.rows[start:stop], batch.cols[start:stop]
+            if (stop - start) * (tile + 4) ** 2 < batch.alive.size:  # a few tiles: just those
+                scores[start:stop] = adapter.tile_scores(x, tile, rows, cols).cpu().numpy()
+                continue
             wanted = np.zeros((batch.alive.shape[0] // tile, tile), np.bool_)
-            wanted[batch.rows[start:stop]] = True  # the rows of this adapter's tiles only
+            wanted[rows] = True  # the rows of this adapter's tiles only
             lattice = adapter.scores(x, wanted.reshape(-1))[0].cpu().numpy()
-            scores[start:stop] = tiles(lattice, tile, batch.rows[start:stop],
-                                       batch.cols[start:stop])
+            scores[start:stop] = tiles(lattice, tile, rows, cols)
     cells, chosen = best_cells(scores, tiles(batch.alive, tile, batch.rows, batch.cols),
                                batch.budget)
     dy, dx = np.divmod(cells, tile)

@@ -118,9 +118,10 @@ def test_b0_rule_with_detection_is_a_config_error() -> None:
     empty_sim(lattice__rule="B036/S23", detect__enabled=False).close()
 
 
-def test_tracks_survive_a_slow_cadence(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("every", "worker"), [(8, False), (16, True), (32, True)])
+def test_tracks_survive_a_slow_cadence(tmp_path: Path, every: int, worker: bool) -> None:
     log = tmp_path / "events.jsonl"
-    sim = empty_sim(log, detect__every=8)
+    sim = empty_sim(log, detect__every=every, detect__worker=worker)
     sim.post(StampPattern("glider", GLIDER_SE, x=10, y=10))
     sim.step(200)
     sim.close()

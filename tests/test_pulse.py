@@ -325,6 +325,13 @@ def test_big_lattices_score_in_strips_like_the_whole_lattice() -> None:
     part = frozen.scores(x, rows)[0]
     assert torch.equal(part[STRIP:2 * STRIP], strips[0, STRIP:2 * STRIP])
     assert not part[:STRIP].any() and not part[2 * STRIP:].any()
+    # A few tiles alone, each with its halo, across the seams too: the same scores again.
+    at_rows, at_cols = np.array([0, 3, 8], np.intp), np.array([0, 7, 2], np.intp)
+    x = x[:, :, :144, :128]  # whole 16-cell tiles (9 × 8 of them)
+    with torch.enable_grad():
+        lattice = torus_scores(x, frozen.c1, frozen.c2, frozen.out).detach()[0].numpy()
+    few = frozen.tile_scores(x, 16, at_rows, at_cols).numpy()
+    assert np.allclose(few, tiles(lattice, 16, at_rows, at_cols), rtol=0, atol=1e-6)
 
 
 def reference_cells(scores: np.ndarray, alive: np.ndarray, budget: int) -> list[int]:

@@ -287,7 +287,8 @@ def test_window_shows_the_lattice_and_overlays_toggle(tmp_path: Path) -> None:
     seed = 6
     with virtual_display() as display, viewer(display, tmp_path, "--seed", str(seed)) as (
             proc, wid, url):
-        wait_for(lambda: state(url)["tick"] > 20, 30, "ticks")
+        # Past the second detection tick: the census taken at the first joins there.
+        wait_for(lambda: state(url)["tick"] > 2 * Config().detect.every + 8, 30, "ticks")
         display.key(wid, "space")
         wait_for(lambda: state(url)["paused"], 10, "a pause")
         tick = state(url)["tick"]

@@ -18,12 +18,13 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from game.backends.bitpacked import BitPackedBackend
 from game.patterns.census import Census, CensusResult, _concat, _select, moved_on
 from game.patterns.classify import Classification
 from game.rules import Rule, parse_rule
-from game.world import yield_to_the_loop
+from game.world import beside_the_loop
 
 _census: Census | None = None
 _lookahead: BitPackedBackend | None = None
@@ -76,7 +77,8 @@ def _serve(conn: Connection, rule: str, horizon: int, max_period: int,
     A result goes back as ``(True, CensusResult)``, a failure as ``(False, one line)``; a None
     or the parent's end of the pipe closing ends the process.
     """
-    yield_to_the_loop()
+    threadpool_limits(1)  # the census is one thread's work: no BLAS team beside it
+    beside_the_loop(process=True)
     _start(rule, horizon, max_period, budget)
     conn.send((True, None))  # ready
     while True:
