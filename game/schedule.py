@@ -36,6 +36,14 @@ class System(esper.Processor):
         """Run this system's work for the current tick."""
         raise NotImplementedError
 
+    def hand_over(self) -> None:
+        """Start this tick's work beside the loop; called once every system has run the tick.
+
+        A worker woken in the middle of a tick cost the systems after it a stall of a scheduler
+        slice (~4–5 ms on this VM); woken at the end of the tick, it starts while the loop waits
+        for the next one.
+        """
+
     def close(self) -> None:
         """Release what the system holds beyond the tick (a worker, a file); called once."""
 
@@ -85,3 +93,5 @@ class Schedule:
             self.last_ms[system.phase] = ms
             if self.history is not None:
                 self.history.setdefault(system.phase, deque(maxlen=self._keep)).append(ms)
+        for system in self.systems():
+            system.hand_over()

@@ -88,6 +88,7 @@ class DetectSystem(System):
         else:
             self.lookahead = Lookahead(sim, cfg.lookahead)
         self._pending: Pending | None = None
+        self._outbox: np.ndarray | None = None  # a lattice to hand over at the end of the tick
         self.tile = sim.config.mesh.tile
         self.latest: CensusResult | None = None
         self.carried = False  # whether the last result was carried forward, not recomputed
@@ -103,7 +104,7 @@ class DetectSystem(System):
         tick = self.sim.tick + 1
         alive = self.sim.substrate.alive
         if self.worker is not None:
-            self._beside(tick, self.worker)
+            self._beside(tick)
             return
         assert self.lookahead is not None
         future = self.lookahead.future(alive)
@@ -119,17 +120,29 @@ class DetectSystem(System):
         self.latest = result
         self._update_entities(result, tick)
 
-    def _beside(self, tick: int, worker: CensusWorker) -> None:
-        """Worker mode: collect the last detection's census, carried to now; hand this lattice over.
+    def _beside(self, tick: int) -> None:
+        """Worker mode: collect the last detection's census, carried to now; keep this lattice.
+
+        The lattice goes to the worker in :meth:`hand_over`, at the end of the tick.
 
         Waits for a late census rather than go on without it (determinism).
         """
         if tick % self.every:
+            if (tick + 1) % self.every == 0 and self._pending is not None and self._pending.ready():
+                self._pending.result()  # read (unpickled) now, one tick early, if it is there
             return
         if self._pending is not None:
             self.latest = self._pending.result()  # carried to this tick by the worker
             self._update_entities(self.latest, tick)
-        self._pending = worker.submit(self.sim.substrate.alive, ahead=self.every)
+        # This tick's lattice, handed over at the end of the tick (later systems edit it).
+        self._outbox = self.sim.substrate.alive.copy()
+
+    def hand_over(self) -> None:
+        """Worker mode: hand the detection tick's lattice to the census worker."""
+        if self._outbox is not None:
+            assert self.worker is not None
+            self._pending = self.worker.submit(self._outbox, ahead=self.every)
+            self._outbox = None
 
     def close(self) -> None:
         """Stop the census worker, if any, and release the look-ahead lattice."""

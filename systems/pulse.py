@@ -72,6 +72,7 @@ class PulseSystem(System):
         self._frozen: dict[str, FrozenAdapter] = {}
         self._worker: ThreadPoolExecutor | None = None  # started by the first lagged batch
         self._due: deque[tuple[int, Batch, Future[Picks]]] = deque()  # oldest first
+        self._outbox: list[tuple[int, Batch]] = []  # this tick's lagged batches
 
     def check(self, adapter: str) -> None:
         """Raise :class:`BadInput` unless ``adapter`` is resident."""
@@ -147,10 +148,16 @@ class PulseSystem(System):
         if self.cfg.lag == 0:
             self._apply(tick, batch, choose(batch))
             return
-        if self._worker is None:
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse",
-                                              initializer=_one_core)
-        self._due.append((tick + self.cfg.lag, batch, self._worker.submit(choose, batch)))
+        self._outbox.append((tick + self.cfg.lag, batch))  # to the worker at the tick's end
+
+    def hand_over(self) -> None:
+        """Lagged batches made this tick go to the worker thread."""
+        for due, batch in self._outbox:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulse",
+                                                  initializer=_one_core)
+            self._due.append((due, batch, self._worker.submit(choose, batch)))
+        self._outbox.clear()
 
     def _batch(self, tick: int, bots: list[Bot]) -> Batch:
         """The bots grouped by adapter, with everything the batch reads as of this tick."""
@@ -204,6 +211,7 @@ class PulseSystem(System):
     def close(self) -> None:
         """Stop the worker; batches still due after the last tick are dropped with the run."""
         self._due.clear()
+        self._outbox.clear()
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None

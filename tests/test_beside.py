@@ -53,6 +53,44 @@ def test_a_glider_seen_beside_the_loop_is_where_it_is_now() -> None:
         assert beside == inline, ticks
 
 
+def test_the_worker_gets_the_lattice_of_the_detect_phase_not_of_the_tick_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pulses set cells after the detect phase of the same tick (every 4, as the census); the
+    # lattice reaches the worker at the end of the tick, but must be the one detect saw.
+    from game.patterns.worker import CensusWorker
+    from systems.detect import DetectSystem
+
+    seen: list[np.ndarray] = []
+    sent: list[np.ndarray] = []
+    submit, process = CensusWorker.submit, DetectSystem.process
+
+    def recording_submit(self: CensusWorker, alive: np.ndarray, ahead: int = 0) -> object:
+        sent.append(alive.copy())
+        return submit(self, alive, ahead)
+
+    def recording_process(self: DetectSystem) -> None:
+        process(self)
+        if (self.sim.tick + 1) % self.every == 0:
+            seen.append(self.sim.substrate.alive.copy())
+
+    monkeypatch.setattr(CensusWorker, "submit", recording_submit)
+    monkeypatch.setattr(DetectSystem, "process", recording_process)
+    sim = build_sim(numpy_config(lattice__soup_density=0.3, detect__every=4, detect__worker=True,
+                                 pulse__enabled=True, pulse__every=4, pulse__lag=0,
+                                 pulse__adapter="rule_persist"))
+    ends = []
+    try:
+        for _ in range(12):
+            sim.step(1)
+            if sim.tick % 4 == 0:
+                ends.append(sim.substrate.alive.copy())
+    finally:
+        sim.close()
+    assert len(sent) == len(seen) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(sent, seen, strict=True))
+    assert any(not np.array_equal(a, b) for a, b in zip(sent, ends, strict=True))  # pulses
+
+
 def test_a_census_worker_that_dies_is_one_clear_error_not_a_hang() -> None:
     from game.patterns.worker import CensusWorker
     from game.rules import CONWAY

@@ -131,6 +131,10 @@ class CensusWorker:
         self._sent += 1
         return Pending(self, self._sent)
 
+    def ready(self, number: int) -> bool:
+        """Whether the ``number``-th result can be read without waiting."""
+        return number in self._results or (self._received + 1 == number and self._conn.poll())
+
     def result(self, number: int) -> CensusResult:
         """The result of the ``number``-th submission (1-based), waiting for it if need be."""
         while number not in self._results:
@@ -173,6 +177,10 @@ class Pending:
         self._worker = worker
         self._number = number
         self._result: CensusResult | None = None
+
+    def ready(self) -> bool:
+        """Whether :meth:`result` would return at once."""
+        return self._result is not None or self._worker.ready(self._number)
 
     def result(self) -> CensusResult:
         """The census (read from the worker on the first call)."""
