@@ -115,10 +115,12 @@ def test_a_killed_worker_loses_no_run(bench: Path, tmp_path: Path) -> None:
     result = run_sweep(load_plan(spec), tmp_path / "out", workers=2, quiet=True)
     rows = {r["run"]: r for r in table(tmp_path / "out")}
     assert sorted(rows) == list(range(12))
-    assert rows[2]["status"] == "ok" and rows[2]["attempt"] == 2
-    assert rows[4]["status"] == "ok" and rows[4]["attempt"] == 2
-    assert rows[5]["status"] == "failed" and rows[5]["attempt"] == 2
-    assert "fault injected into run 5, attempt 2" in rows[5]["error"]
+    # An attempt in flight beside run 2's when that worker died is run again without blame,
+    # so a run may need one attempt more than its own faults ask for.
+    assert rows[2]["status"] == "ok" and rows[2]["attempt"] >= 2
+    assert rows[4]["status"] == "ok" and rows[4]["attempt"] >= 2
+    assert rows[5]["status"] == "failed" and rows[5]["attempt"] >= 2
+    assert f"fault injected into run 5, attempt {rows[5]['attempt']}" in rows[5]["error"]
     assert rows[5]["settled"] is None
     assert result.ok == 11 and result.failed == 1
     assert result.retries >= 3  # runs 2, 4 and 5, and any attempt cut off beside run 2
