@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 
-from game.errors import ConfigError
+from game.errors import BadInput, ConfigError
 from game.files import read_bytes
 from game.paths import CONFIG_DIR
 from game.rle import MAX_CELLS
@@ -203,7 +203,7 @@ def _choices(dotted: str) -> tuple[str, ...]:
     return ()
 
 
-def _one_line(source: str, err: msgspec.MsgspecError) -> str:
+def one_line(source: str, err: msgspec.MsgspecError) -> str:
     """Turn msgspec's message into ``source: key: problem`` on one line."""
     text = str(err).splitlines()[0]
     m = _AT.match(text)
@@ -238,12 +238,17 @@ def _yaml_problem(err: Exception) -> str:
     return f"a value cannot be read ({type(err).__name__}: {first})"
 
 
+def decode_yaml(data: bytes | str, source: str, error: type[BadInput] = ConfigError) -> Any:
+    """YAML text decoded; any problem is one ``error`` line naming ``source``."""
+    try:
+        return msgspec.yaml.decode(data)
+    except _YAML_ERRORS as err:
+        raise error(f"{source}: not valid YAML: {_yaml_problem(err)}") from None
+
+
 def decode_config(data: bytes | str, source: str) -> Config:
     """Decode YAML text into a :class:`Config`; raises :class:`ConfigError` on any problem."""
-    try:
-        raw = msgspec.yaml.decode(data)
-    except _YAML_ERRORS as err:
-        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(err)}") from None
+    raw = decode_yaml(data, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -251,7 +256,7 @@ def decode_config(data: bytes | str, source: str) -> Config:
     try:
         return msgspec.convert(raw, Config)
     except msgspec.ValidationError as err:
-        raise ConfigError(_one_line(source, err)) from None
+        raise ConfigError(one_line(source, err)) from None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -280,7 +285,7 @@ def override(config: Config, dotted: str, value: Any, source: str = "command lin
     try:
         return msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as err:
-        raise ConfigError(_one_line(source, err)) from None
+        raise ConfigError(one_line(source, err)) from None
 
 
 def parse_set(item: str, config: Config) -> Config:
@@ -333,4 +338,4 @@ def config_from_log(data: dict[str, Any], source: str) -> Config:
     try:
         return msgspec.convert(data, Config)
     except msgspec.ValidationError as err:
-        raise ConfigError(_one_line(source, err)) from None
+        raise ConfigError(one_line(source, err)) from None

@@ -68,9 +68,18 @@ def torus_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer,
         bottom = top + STRIP
         if rows is not None and not rows[top:bottom].any():
             continue
-        y = functional.relu(c1(padded[:, :, top:bottom + 4]), inplace=True)
-        y = functional.relu(c2(y), inplace=True)
-        scores[:, top:bottom] = out(y)[:, 0]
+        scores[:, top:bottom] = _haloed_scores(padded[:, :, top:bottom + 4], c1, c2, out)
+    return scores
+
+
+def _haloed_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
+    """Scores ``(N, H, W)`` of features ``(N, CHANNELS, H + 4, W + 4)`` that carry their halo.
+
+    Inference only: the maps are rectified in place.
+    """
+    y = functional.relu(c1(x), inplace=True)
+    y = functional.relu(c2(y), inplace=True)
+    scores: torch.Tensor = out(y)[:, 0]
     return scores
 
 
@@ -90,10 +99,7 @@ def tile_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer, tile: int,
         ys = torch.from_numpy(rows * tile)[:, None] + span  # (n, tile + 4): halo included
         xs = torch.from_numpy(cols * tile)[:, None] + span
         patches = padded[0][:, ys[:, :, None], xs[:, None, :]].transpose(0, 1)
-        y = functional.relu(c1(patches.contiguous()), inplace=True)
-        y = functional.relu(c2(y), inplace=True)
-        scores: torch.Tensor = out(y)[:, 0].reshape(len(rows), tile * tile)
-        return scores
+        return _haloed_scores(patches.contiguous(), c1, c2, out).reshape(len(rows), tile * tile)
 
 
 class PulseNet(nn.Module):

@@ -19,7 +19,15 @@ from typing import Annotated, Any
 
 import msgspec
 
-from game.config import Config, _one_line, config_keys, load_config, logged_config, override
+from game.config import (
+    Config,
+    config_keys,
+    decode_yaml,
+    load_config,
+    logged_config,
+    one_line,
+    override,
+)
 from game.errors import BadInput
 from game.files import read_bytes
 from game.sweep.scenarios import SCENARIOS, Scenario
@@ -112,11 +120,7 @@ class Plan:
 
 
 def _decode_yaml(data: bytes, source: str) -> dict[str, Any]:
-    try:
-        raw = msgspec.yaml.decode(data)
-    except (msgspec.DecodeError, ValueError, LookupError) as err:
-        first = (str(err).splitlines() or [""])[0]
-        raise BadInput(f"{source}: not valid YAML: {first}") from None
+    raw = decode_yaml(data, source, BadInput)
     if not isinstance(raw, dict):
         raise BadInput(f"{source}: expected a mapping of keys (scenario, seeds, grid, ...)")
     return raw
@@ -186,7 +190,7 @@ class _Resolver:
             try:
                 typed = msgspec.convert({**params, key: value}, self.scenario.params)
             except msgspec.ValidationError as err:
-                raise BadInput(_one_line(f"{self.source}: {where}", err)) from None
+                raise BadInput(one_line(f"{self.source}: {where}", err)) from None
             params[key] = msgspec.to_builtins(typed)[key]
             return config, params[key]
         config = override(config, key, value, f"{self.source}: {where}")
@@ -225,7 +229,7 @@ def load_plan(path: str | Path) -> Plan:
     try:
         spec = msgspec.convert(_decode_yaml(data, source), SpecFile)
     except msgspec.ValidationError as err:
-        raise BadInput(_one_line(source, err)) from None
+        raise BadInput(one_line(source, err)) from None
     if spec.scenario not in SCENARIOS:
         raise BadInput(f"{source}: scenario {spec.scenario!r} is not one of "
                        f"{', '.join(sorted(SCENARIOS))}")
