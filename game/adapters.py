@@ -8,7 +8,8 @@ flattened in a fixed key order (:meth:`PulseModel.vector`) with a content hash
 
 The pulse system scores with :meth:`PulseModel.frozen` snapshots rather than the peft model: a
 snapshot owns its weights, so a worker thread can run it while the loop adds or switches
-adapters, and it computes exactly what peft computes (the same operations in the same order).
+adapters, and it runs each layer as one convolution with the adapter merged into the kernel, as
+peft's ``merge_adapter`` does (the same scores to rounding).
 """
 
 from __future__ import annotations
@@ -41,37 +42,35 @@ def lora_config(rank: int = 4) -> LoraConfig:
 
 @dataclass(frozen=True, slots=True)
 class FrozenConv:
-    """One adapted convolution, detached: the base layer plus ``scaling`` × up(down(x))."""
+    """One adapted convolution, detached and merged: the base kernel plus peft's delta weight.
+
+    The kernel is what peft's ``merge_adapter`` writes into the base layer (``W + ΔW``, with
+    ``ΔW`` from the layer's own ``get_delta_weight``), so a pulse is one convolution a layer
+    instead of three; it is stored channels-last, the layout the CPU's convolution runs fastest
+    in (:func:`game.pulse.torus_scores`). Its scores equal the unmerged peft forward to rounding
+    (a few 1e-7): the sums are grouped differently.
+    """
 
     weight: torch.Tensor
     bias: torch.Tensor | None
-    down: torch.Tensor  # LoRA A: the base layer's kernel, ``rank`` channels out
-    up: torch.Tensor  # LoRA B: 1×1, ``rank`` channels in
-    scaling: float
     stride: tuple[int, ...]
     padding: tuple[int, ...]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """The layer's output; bit-identical to peft's LoRA conv forward (no dropout)."""
-        out = functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-        low = functional.conv2d(functional.conv2d(x, self.down, None, self.stride, self.padding),
-                                self.up)
-        # peft's ``result + lora_B(lora_A(x)) * scaling``, in place: the same sums, fewer
-        # fresh lattice-sized buffers.
-        return out.add_(low.mul_(self.scaling))
+        """The layer's output."""
+        return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     @classmethod
     def of(cls, layer: LoraConv2d, name: str) -> FrozenConv:
-        """A copy of adapter ``name`` of peft's wrapped ``layer`` (later training won't show)."""
+        """A merged copy of adapter ``name`` of peft's ``layer``: later training won't show."""
         base = layer.get_base_layer()
-        down, up = layer.lora_A[name], layer.lora_B[name]
         assert isinstance(base, torch.nn.Conv2d) and base.groups == 1
-        assert isinstance(down, torch.nn.Conv2d) and isinstance(up, torch.nn.Conv2d)
         assert isinstance(base.padding, tuple)  # not "same"/"valid": PulseNet pads with 0
-        return cls(base.weight.detach().clone(),
+        with torch.no_grad():
+            merged = base.weight.detach() + layer.get_delta_weight(name).detach()
+        return cls(merged.contiguous(memory_format=torch.channels_last),
                    None if base.bias is None else base.bias.detach().clone(),
-                   down.weight.detach().clone(), up.weight.detach().clone(),
-                   float(layer.scaling[name]), tuple(base.stride), tuple(base.padding))
+                   tuple(base.stride), tuple(base.padding))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +92,9 @@ class FrozenAdapter:
         with torch.inference_mode():
             return torus_scores(x.to(self.device), self.c1, self.c2, self.out, rows)
 
-    def tile_scores(self, x: torch.Tensor, tile: int, rows: npt.NDArray[np.intp],
-                    cols: npt.NDArray[np.intp]) -> torch.Tensor:
-        """Scores ``(n, tile²)`` of the given tiles only: see :func:`game.pulse.tile_scores`."""
-        return tile_scores(x.to(self.device), self.c1, self.c2, self.out, tile, rows, cols)
+    def tile_scores(self, patches: torch.Tensor) -> torch.Tensor:
+        """Scores ``(n, tile²)`` of some tiles only: see :func:`game.pulse.tile_scores`."""
+        return tile_scores(patches.to(self.device), self.c1, self.c2, self.out)
 
 
 def adapter_names(folder: Path) -> list[str]:

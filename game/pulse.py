@@ -75,31 +75,77 @@ def torus_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer,
 def _haloed_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
     """Scores ``(N, H, W)`` of features ``(N, CHANNELS, H + 4, W + 4)`` that carry their halo.
 
-    Inference only: the maps are rectified in place.
+    Inference only: the maps are channels-last (the CPU's convolution runs 1.3–1.5× faster
+    on them than on planes) and rectified in place.
     """
-    y = functional.relu(c1(x), inplace=True)
+    y = functional.relu(c1(x.contiguous(memory_format=torch.channels_last)), inplace=True)
     y = functional.relu(c2(y), inplace=True)
     scores: torch.Tensor = out(y)[:, 0]
     return scores
 
 
-def tile_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer, tile: int,
-                rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> torch.Tensor:
-    """Scores ``(n, tile²)`` of the tiles at mesh cells ``(rows[i], cols[i])``, halo and all.
-
-    ``x`` is the features ``(1, CHANNELS, H, W)`` on a torus; the tiles go as one batch, each
-    with the 2 cells around it that its scores read.
+def tile_scores(patches: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
+    """Scores ``(n, tile²)`` of :func:`tile_features`' patches ``(n, CHANNELS, tile + 4, ...)``.
 
     Where a few tiles pulse (a wave's front), this reads ``n·(tile + 4)²`` cells instead of the
     lattice: at 64×64 a front of 128 tiles is 51 k cells against 1 M.
     """
     with torch.inference_mode():
-        padded = functional.pad(x, (2, 2, 2, 2), mode="circular")
-        span = torch.arange(tile + 4)
-        ys = torch.from_numpy(rows * tile)[:, None] + span  # (n, tile + 4): halo included
-        xs = torch.from_numpy(cols * tile)[:, None] + span
-        patches = padded[0][:, ys[:, :, None], xs[:, None, :]].transpose(0, 1)
-        return _haloed_scores(patches.contiguous(), c1, c2, out).reshape(len(rows), tile * tile)
+        return _haloed_scores(patches, c1, c2, out).reshape(len(patches), -1)
+
+
+def _neighbour_counts(alive: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Live Moore neighbours of the inner ``(..., H - 2, W - 2)`` cells of ``(..., H, W)``."""
+    h, w = alive.shape[-2:]
+    count = np.zeros(alive.shape[:-2] + (h - 2, w - 2), np.uint8)
+    for dy in range(3):
+        for dx in range(3):
+            if dy != 1 or dx != 1:
+                count += alive[..., dy:dy + h - 2, dx:dx + w - 2]
+    return count
+
+
+def _stack(alive: npt.NDArray[np.uint8], count: npt.NDArray[np.uint8],
+           energy: npt.NDArray[np.float32]) -> torch.Tensor:
+    """:func:`features`' channels ``(N, CHANNELS, H, W)`` from arrays ``(N, H, W)`` alike.
+
+    The same floats as :func:`features`: 0/1, a small integer over 8 (both exact either way),
+    and ``torch.log1p`` of the energy.
+    """
+    x = np.empty((alive.shape[0], CHANNELS) + alive.shape[1:], np.float32)
+    x[:, 0] = alive
+    np.multiply(count, np.float32(1 / 8), out=x[:, 1])
+    out = torch.from_numpy(x)
+    torch.log1p(torch.from_numpy(np.ascontiguousarray(energy)), out=out[:, 2])
+    return out
+
+
+def lattice_features(alive: npt.NDArray[np.uint8],
+                     energy: npt.NDArray[np.float32]) -> torch.Tensor:
+    """:func:`features` ``(1, CHANNELS, H, W)`` of one torus lattice, counted in numpy.
+
+    Integer sums of eight shifted views instead of a float convolution: the same values, in
+    a fraction of the time on a 1024² lattice.
+    """
+    count = _neighbour_counts(np.pad(alive, 1, mode="wrap"))
+    return _stack(alive[None], count[None], energy[None])
+
+
+def tile_features(alive: npt.NDArray[np.uint8], energy: npt.NDArray[np.float32], tile: int,
+                  rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> torch.Tensor:
+    """:func:`features` of the tiles at mesh cells ``(rows[i], cols[i])``, with their halo.
+
+    Each is ``(CHANNELS, tile + 4, tile + 4)``: the 2-cell ring the scores read, gathered
+    from the torus with one more ring for the neighbour counts.
+    """
+    h, w = alive.shape
+    span = np.arange(-3, tile + 3)  # the halo, and one more ring for the neighbour counts
+    ys = (rows[:, None] * tile + span) % h
+    xs = (cols[:, None] * tile + span) % w
+    ringed = alive[ys[:, :, None], xs[:, None, :]]
+    count = _neighbour_counts(ringed)
+    inner = (slice(None), slice(1, -1), slice(1, -1))
+    return _stack(ringed[inner], count, energy[ys[:, 1:-1, None], xs[:, None, 1:-1]])
 
 
 class PulseNet(nn.Module):

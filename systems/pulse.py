@@ -36,7 +36,7 @@ from game.embedding import choose_device
 from game.errors import BadInput
 from game.events import Adopt, Pulse, WaveStart
 from game.paths import project_path
-from game.pulse import best_cells, features, tiles
+from game.pulse import best_cells, lattice_features, tile_features, tiles
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, neighbours
@@ -270,15 +270,17 @@ def choose(batch: Batch) -> Picks:
         scores = batch.noise
     else:
         assert batch.energy is not None
-        x = features(torch.from_numpy(batch.alive.astype(np.float32))[None, None],
-                     torch.from_numpy(batch.energy)[None, None])
         scores = np.empty((len(batch.bots), tile * tile), np.float32)
+        x = None  # the whole lattice's features, made once if a group needs them
         for adapter, start, stop in batch.spans:
             assert adapter is not None
             rows, cols = batch.rows[start:stop], batch.cols[start:stop]
             if (stop - start) * (tile + 4) ** 2 < batch.alive.size:  # a few tiles: just those
-                scores[start:stop] = adapter.tile_scores(x, tile, rows, cols).cpu().numpy()
+                patches = tile_features(batch.alive, batch.energy, tile, rows, cols)
+                scores[start:stop] = adapter.tile_scores(patches).cpu().numpy()
                 continue
+            if x is None:
+                x = lattice_features(batch.alive, batch.energy)
             wanted = np.zeros((batch.alive.shape[0] // tile, tile), np.bool_)
             wanted[rows] = True  # the rows of this adapter's tiles only
             lattice = adapter.scores(x, wanted.reshape(-1))[0].cpu().numpy()

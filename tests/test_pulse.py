@@ -23,8 +23,10 @@ from game.pulse import (
     best_cells,
     choose_cells,
     features,
+    lattice_features,
     life_step,
     settled,
+    tile_features,
     tiles,
     torus_scores,
 )
@@ -294,17 +296,46 @@ def test_the_same_seed_pulses_the_same_cells(tmp_path: Path) -> None:
     assert b'"kind":"pulse"' in logs[0] and b'"kind":"adopt"' in logs[0]
 
 
-def test_frozen_adapters_score_bit_for_bit_like_peft() -> None:
-    """The pulse system scores with snapshots; they must not move a single float."""
+def test_frozen_adapters_score_like_peft_merged_and_unmerged() -> None:
+    """The pulse system scores with merged snapshots: peft's ``merge_adapter`` kernels exactly,
+    and the unmerged peft forward to rounding."""
     model = PulseModel.from_folder(ADAPTERS)
+    assert model.model is not None
     for size in (16, 80, 96):
         gen = torch.Generator().manual_seed(size)
         x = features((torch.rand(1, 1, size, size, generator=gen) < 0.35).float(),
                      3 * torch.rand(1, 1, size, size, generator=gen))
         for name in model.names:
-            assert torch.equal(model.frozen(name).scores(x), model.scores(x, name))
+            frozen = model.frozen(name)
+            assert torch.allclose(frozen.scores(x), model.scores(x, name), rtol=0, atol=1e-5)
+    for name in model.names:
+        model.use(name)
+        frozen = model.frozen(name)
+        model.model.merge_adapter()  # peft writes W + ΔW into the base layers
+        try:
+            net = model.model.get_base_model()
+            for target, layer in zip(("c1", "c2", "out"), (frozen.c1, frozen.c2, frozen.out),
+                                     strict=True):
+                assert torch.equal(layer.weight, getattr(net, target).get_base_layer().weight)
+        finally:
+            model.model.unmerge_adapter()
     with pytest.raises(BadInput, match="unknown adapter 'rule_nope'"):
         model.frozen("rule_nope")
+
+
+def test_lattice_and_tile_features_are_the_convolved_features() -> None:
+    """Counted in numpy, on the whole torus or on haloed tiles: the features of old, exactly."""
+    rng = np.random.default_rng(5)
+    alive = (rng.random((48, 64)) < 0.35).astype(np.uint8)
+    energy = (3 * rng.random((48, 64))).astype(np.float32)
+    x = features(torch.from_numpy(alive.astype(np.float32))[None, None],
+                 torch.from_numpy(energy)[None, None])
+    assert torch.equal(lattice_features(alive, energy), x)
+    rows, cols = np.array([0, 2, 1], np.intp), np.array([3, 0, 2], np.intp)  # seams included
+    patches = tile_features(alive, energy, 16, rows, cols)
+    ring = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="circular")[0]
+    for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        assert torch.equal(patches[i], ring[:, r * 16:r * 16 + 20, c * 16:c * 16 + 20])
 
 
 def test_big_lattices_score_in_strips_like_the_whole_lattice() -> None:
@@ -327,10 +358,12 @@ def test_big_lattices_score_in_strips_like_the_whole_lattice() -> None:
     assert not part[:STRIP].any() and not part[2 * STRIP:].any()
     # A few tiles alone, each with its halo, across the seams too: the same scores again.
     at_rows, at_cols = np.array([0, 3, 8], np.intp), np.array([0, 7, 2], np.intp)
-    x = x[:, :, :144, :128]  # whole 16-cell tiles (9 × 8 of them)
+    alive = (torch.rand(144, 128, generator=gen) < 0.35).numpy().astype(np.uint8)
+    energy = (3 * torch.rand(144, 128, generator=gen)).numpy()  # whole 16-cell tiles, 9 × 8
     with torch.enable_grad():
-        lattice = torus_scores(x, frozen.c1, frozen.c2, frozen.out).detach()[0].numpy()
-    few = frozen.tile_scores(x, 16, at_rows, at_cols).numpy()
+        lattice = torus_scores(lattice_features(alive, energy), frozen.c1, frozen.c2,
+                               frozen.out).detach()[0].numpy()
+    few = frozen.tile_scores(tile_features(alive, energy, 16, at_rows, at_cols)).numpy()
     assert np.allclose(few, tiles(lattice, 16, at_rows, at_cols), rtol=0, atol=1e-6)
 
 
