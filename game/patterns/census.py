@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from components.pattern import DetectedObject
 from game.backends.bitpacked import BitPackedBackend
@@ -548,16 +550,36 @@ class Census:
         loose = np.flatnonzero(~settled[isl.key_ids])
         if len(loose) < 2:
             return []
+        # Every pair of loose islands with cells within the block of each other, found for all
+        # cells at once (an island at a time cost ~25 µs each: 0.6 s on an active 1024² soup).
         is_loose = np.zeros(isl.count, bool)
         is_loose[loose] = True
-        parent: dict[int, int] = {}
-        for i in loose.tolist():
-            others = np.unique(_islands_near(isl, [i], _NEAR))
-            for j in others[is_loose[others]].tolist():
-                if j != i:
-                    _union(parent, i, j)
-        clusters = _sets(parent)
-        return [_join(isl, sorted(m), shape) for m in clusters.values() if len(m) > 1]
+        owner = np.repeat(np.arange(isl.count), np.diff(isl.starts))
+        mine = is_loose[owner]
+        h, w = isl.shape
+        ys, xs, of = isl.ys[mine] % h, isl.xs[mine] % w, owner[mine]
+        pairs = []
+        for dy, dx in zip(_NEAR[0].ravel().tolist(), _NEAR[1].ravel().tolist(), strict=True):
+            if dy or dx:
+                label = isl.labels[(ys + dy) % h, (xs + dx) % w]
+                hit = label > 0
+                other = isl.island_of[label[hit]]
+                near = is_loose[other] & (other != of[hit])
+                pairs.append(of[hit][near] * isl.count + other[near])
+        edges = np.unique(np.concatenate(pairs))
+        if not len(edges):
+            return []
+        a, b = np.divmod(edges, isl.count)
+        graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(isl.count, isl.count))
+        _, component = connected_components(graph, directed=False)
+        # Groups in the order of their smallest island, each sorted: what joining the pairs
+        # one by one in island order (smaller root wins) gives.
+        members = np.unique(a)
+        order = np.lexsort((members, component[members]))
+        members = members[order]
+        cuts = np.flatnonzero(np.diff(component[members])) + 1
+        groups = sorted(np.split(members, cuts), key=lambda m: int(m[0]))
+        return [_join(isl, m.tolist(), shape) for m in groups]
 
     def _predict_group(self, g: _Merged, steps: int, shape: tuple[int, int]) -> list[IntArray]:
         """Flat torus indices of one group's cells at t = 1..steps, alone on the plane."""
