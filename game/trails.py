@@ -50,6 +50,10 @@ class Wires:
         self.keys = list(self._wires)
         self._matrix = (np.stack([self._wires[k] for k in self.keys]) if self.keys
                         else np.zeros((0, max(tile - 1, 1)), np.intp))
+        # Each link's row of the matrix, both ways round: a path's steps look up as they come.
+        self._rows: dict[tuple[Cell, Cell], int] = {}
+        for i, (a, b) in enumerate(self.keys):
+            self._rows[(a, b)] = self._rows[(b, a)] = i
 
     def level_array(self, energy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Every link's energy at once (one gather over all wires), in :attr:`keys` order."""
@@ -81,18 +85,30 @@ class Wires:
         are delivered, a gradient a router can climb. A glider handoff across two tiles is
         skipped (it has no single wire) but still counts as a step back.
         """
-        if not amount:
-            return
-        cells = list(path)
-        links = [(min(a, b), max(a, b)) for a, b in zip(cells, cells[1:], strict=False)]
-        wires = [(self._wires[k], amount * falloff**back)
-                 for back, k in enumerate(reversed(links)) if k in self._wires]
-        if wires:
-            # One scatter for the whole path: wires never share a cell, and a path never
-            # takes a link twice (no shard revisits a bot), so plain += adds each once.
-            index = np.concatenate([w for w, _ in wires])
-            gains = np.repeat(np.array([g for _, g in wires], np.float32), len(wires[0][0]))
+        found = self.trail(path, amount, falloff)
+        if found is not None:
+            # Wires never share a cell, and a path never takes a link twice (no shard revisits
+            # a bot), so plain += adds each once.
+            index, gains = found
             energy.ravel()[index] += gains
+
+    def trail(self, path: Iterable[Cell], amount: float, falloff: float = 1.0
+              ) -> tuple[Flat, npt.NDArray[np.float32]] | None:
+        """What :meth:`reinforce` adds: the cells of ``path``'s wires and each one's gain.
+
+        None when there is nothing to add. Every cell appears once.
+        """
+        if not amount:
+            return None
+        cells = list(path)
+        steps = zip(cells, cells[1:], strict=False)
+        rows = np.array([self._rows.get(step, -1) for step in steps], np.intp)
+        back = np.arange(len(rows) - 1, -1, -1)[rows >= 0]  # links back from the destination
+        if not len(back):
+            return None
+        gains = (amount * falloff ** back.astype(np.float64)).astype(np.float32)
+        index: Flat = self._matrix[rows[rows >= 0]].ravel()
+        return index, np.repeat(gains, self._matrix.shape[1])
 
     def level(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell) -> float:
         """The link's energy: the mean over its wire."""

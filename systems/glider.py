@@ -192,6 +192,7 @@ class GliderSystem(System):
             lost = self._follow(flights)
             self._board(tick, lost)
             self._ride(tick, lost)
+            self.net.flush_trails()  # the trails of shards delivered off a glider
         self._stamp(tick)
 
     def _follow(self, flights: list[Flight]) -> set[int]:

@@ -140,9 +140,12 @@ def test_hops_leave_trails_and_only_good_deliveries_reinforce() -> None:
     assert profile is not None
     bad = Shard(99, "x", (2, 1), None, 1, vector=-profile, at=(2, 2), path=[(2, 1), (2, 2)])
     net.deliver(sim.events, 5, esper.create_entity(bad), bad)
+    net.flush_trails()
     assert net.wires.level(net.energy, (2, 1), (2, 2)) == 0.0
     good = Shard(98, "x", (2, 1), None, 1, vector=profile, at=(2, 2), path=[(2, 1), (2, 2)])
     net.deliver(sim.events, 5, esper.create_entity(good), good)
+    assert net.wires.level(net.energy, (2, 1), (2, 2)) == 0.0  # it waits for the flush
+    net.flush_trails()
     assert net.wires.level(net.energy, (2, 1), (2, 2)) == pytest.approx(trail, rel=1e-4)
     sim.close()
 
