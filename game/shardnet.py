@@ -65,12 +65,9 @@ class ShardNet:
     arrivals: list[Shard] = field(default_factory=list)
     wave_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _live: tuple[Cell, ...] | None = field(default=None, init=False, repr=False)
-    # Trails waiting for :meth:`flush_trails`, in the order they were made: cells and gains.
-    _trails: list[npt.NDArray[np.intp]] = field(default_factory=list, init=False, repr=False)
-    _gains: list[npt.NDArray[np.float32]] = field(default_factory=list, init=False, repr=False)
-    _hop_gain: npt.NDArray[np.float32] | None = field(default=None, init=False, repr=False)
-    _wire: dict[tuple[Cell, Cell], npt.NDArray[np.intp]] = field(
-        default_factory=dict, init=False, repr=False)
+    # Trails waiting for :meth:`flush_trails`, in the order they were made: links and gains.
+    _links: list[int] = field(default_factory=list, init=False, repr=False)
+    _gains: list[float] = field(default_factory=list, init=False, repr=False)
 
     def live(self) -> list[Cell]:
         """The mesh cells whose bots are up, row-major."""
@@ -100,13 +97,8 @@ class ShardNet:
         separate ones would.
         """
         if self.wires is not None and self.energy is not None and self.shard_deposit:
-            wire = self._wire.get((a, b))
-            if wire is None:  # a hop per shard a tick: look each way of each link up once
-                wire = self._wire[(a, b)] = self.wires.wire(a, b)
-            if self._hop_gain is None:  # every wire is as long: one array of gains serves all
-                self._hop_gain = np.full(len(wire), self.shard_deposit, np.float32)
-            self._trails.append(wire)
-            self._gains.append(self._hop_gain)
+            self._links.append(self.wires.link(a, b))
+            self._gains.append(self.shard_deposit)
 
     def flush_trails(self) -> None:
         """Add the trails of the hops and deliveries since the last flush to the field.
@@ -116,10 +108,10 @@ class ShardNet:
         were made, once per cell and trail (a busy link's wire gets several), so the field is
         bit for bit what adding each trail as it was made would have given.
         """
-        if self._trails and self.energy is not None:
-            np.add.at(self.energy.ravel(), np.concatenate(self._trails),
-                      np.concatenate(self._gains))
-        self._trails.clear()
+        if self._links and self.wires is not None and self.energy is not None:
+            np.add.at(self.energy.ravel(), self.wires.cells(self._links),
+                      self.wires.gains(self._gains))
+        self._links.clear()
         self._gains.clear()
 
     def spawn(self, events: EventBus, shard: Shard) -> None:
@@ -148,10 +140,10 @@ class ShardNet:
             waves.add(shard.wave)
             self.arrivals.append(shard)
         if self.wires is not None and self.energy is not None and self._good(shard):
-            trail = self.wires.trail(shard.path, self.trail_deposit, self.trail_falloff)
-            if trail is not None:  # joins the hops' trails, in order, at the next flush
-                self._trails.append(trail[0])
-                self._gains.append(trail[1])
+            # It joins the hops' trails, in order, at the next flush.
+            links, gains = self.wires.trail(shard.path, self.trail_deposit, self.trail_falloff)
+            self._links += links
+            self._gains += gains
         latency = tick - shard.spawn_tick + 1
         self.end(events, eid, Delivered(tick=tick, shard=shard.id, at=shard.at,
                                         hops=shard.hops, latency=latency))

@@ -85,30 +85,44 @@ class Wires:
         are delivered, a gradient a router can climb. A glider handoff across two tiles is
         skipped (it has no single wire) but still counts as a step back.
         """
-        found = self.trail(path, amount, falloff)
-        if found is not None:
+        links, gains = self.trail(path, amount, falloff)
+        if links:
             # Wires never share a cell, and a path never takes a link twice (no shard revisits
             # a bot), so plain += adds each once.
-            index, gains = found
-            energy.ravel()[index] += gains
+            energy.ravel()[self.cells(links)] += self.gains(gains)
 
     def trail(self, path: Iterable[Cell], amount: float, falloff: float = 1.0
-              ) -> tuple[Flat, npt.NDArray[np.float32]] | None:
-        """What :meth:`reinforce` adds: the cells of ``path``'s wires and each one's gain.
+              ) -> tuple[list[int], list[float]]:
+        """What :meth:`reinforce` adds: the links of ``path`` (see :meth:`link`), each's gain.
 
-        None when there is nothing to add. Every cell appears once.
+        Plain lists: a delivery's trail is a few dozen links, and numpy's per-call cost would
+        outweigh the work; :meth:`cells` and :meth:`gains` turn many trails into arrays at once.
         """
         if not amount:
-            return None
+            return [], []
         cells = list(path)
-        steps = zip(cells, cells[1:], strict=False)
-        rows = np.array([self._rows.get(step, -1) for step in steps], np.intp)
-        back = np.arange(len(rows) - 1, -1, -1)[rows >= 0]  # links back from the destination
-        if not len(back):
-            return None
-        gains = (amount * falloff ** back.astype(np.float64)).astype(np.float32)
-        index: Flat = self._matrix[rows[rows >= 0]].ravel()
-        return index, np.repeat(gains, self._matrix.shape[1])
+        find = self._rows.get
+        steps = [find(step, -1) for step in zip(cells, cells[1:], strict=False)]
+        links: list[int] = []
+        gains: list[float] = []
+        for back, link in enumerate(reversed(steps)):
+            if link >= 0:
+                links.append(link)
+                gains.append(amount * falloff**back)
+        return links, gains
+
+    def link(self, a: Cell, b: Cell) -> int:
+        """The link between neighbours ``a`` and ``b``, by its index in :attr:`keys`."""
+        return self._rows[(a, b)]
+
+    def cells(self, links: list[int]) -> Flat:
+        """The flat lattice cells of the wires of ``links``, wire after wire."""
+        out: Flat = self._matrix[np.asarray(links, np.intp)].ravel()
+        return out
+
+    def gains(self, gains: list[float]) -> npt.NDArray[np.float32]:
+        """Each link's gain repeated over its wire's cells, as :meth:`cells` lists them."""
+        return np.repeat(np.asarray(gains, np.float32), self._matrix.shape[1])
 
     def level(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell) -> float:
         """The link's energy: the mean over its wire."""
