@@ -29,7 +29,8 @@ from safetensors.torch import load_file, save_file
 from torch.nn import functional
 
 from game.errors import BadInput
-from game.pulse import PulseNet, base_network, tile_scores, torus_scores
+from game.pulse import STRIP, WHOLE, PulseNet, base_network, torus_scores
+from game.pulse_kernels import scripted
 
 TARGETS: Final = ["c1", "c2", "out"]
 BASE_FILE: Final = "base.safetensors"
@@ -87,14 +88,45 @@ class FrozenAdapter:
                ) -> torch.Tensor:
         """Scores ``(N, H, W)`` of features ``x``: those of ``PulseModel.scores(x, name)``.
 
-        ``rows`` flags the lattice rows wanted: see :func:`game.pulse.torus_scores`.
+        A lattice of more than ``WHOLE`` cells goes through in strips of ``STRIP`` rows, in one
+        compiled call (:func:`game.pulse_kernels.strip_scores`): a strip's 16-channel maps stay
+        in the cache, where a whole 1024² lattice's are 64 MB each and streaming them through
+        memory took 3.7× as long. ``rows`` (one flag per lattice row) then says which rows are
+        wanted, and strips with none of them are skipped (their scores are left 0). The
+        convolution may pick another algorithm for another shape and round differently (last
+        bit), but within a run the shapes never change.
         """
         with torch.inference_mode():
-            return torus_scores(x.to(self.device), self.c1, self.c2, self.out, rows)
+            x = x.to(self.device)
+            if x.shape[-2] * x.shape[-1] <= WHOLE:
+                return torus_scores(x, self.c1, self.c2, self.out)
+            wanted = torch.ones(x.shape[-2], dtype=torch.bool) if rows is None else \
+                torch.from_numpy(rows)
+            out: torch.Tensor = scripted("strip_scores")(x, self.weights(),
+                                                         wanted.to(self.device), STRIP)
+            return out
 
-    def tile_scores(self, patches: torch.Tensor) -> torch.Tensor:
-        """Scores ``(n, tile²)`` of some tiles only: see :func:`game.pulse.tile_scores`."""
-        return tile_scores(patches.to(self.device), self.c1, self.c2, self.out)
+    def tile_scores(self, alive: torch.Tensor, energy: torch.Tensor, tile: int,
+                    rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """Scores ``(n, tile²)`` of the tiles at ``(rows[i], cols[i])`` alone, with their halo.
+
+        ``alive`` (uint8) and ``energy`` are the torus; one compiled call
+        (:func:`game.pulse_kernels.tile_scores`).
+        """
+        device = self.device
+        with torch.inference_mode():
+            out: torch.Tensor = scripted("tile_scores")(
+                alive.to(device), energy.to(device), tile, rows.to(device), cols.to(device),
+                self.weights())
+            return out
+
+    def weights(self) -> list[torch.Tensor]:
+        """The three layers' kernels and biases, in order (the compiled kernels' argument)."""
+        out = []
+        for layer in (self.c1, self.c2, self.out):
+            assert layer.bias is not None  # PulseNet's layers have biases
+            out += [layer.weight, layer.bias]
+        return out
 
 
 def adapter_names(folder: Path) -> list[str]:

@@ -10,9 +10,9 @@ The network pads circularly with ``F.pad`` (peft's LoRA conv ignores ``padding_m
 exact on a torus. A tile is not a torus, so the pulse system runs the network over the whole
 lattice, once per adapter in use, and each pulsing bot takes its own tile's scores: every cell
 sees its true neighbourhood across tile borders, and one forward serves every tile.
-(:func:`torus_scores` is that forward, shared by the trainable network and the frozen adapters
-of ``game.adapters``; :func:`tiles` and :func:`best_cells` then pick every pulsing tile's cells
-in one vectorised pass.)
+(:func:`torus_scores` is that forward for the trainable network; the frozen adapters of
+``game.adapters`` run it in strips, compiled (:mod:`game.pulse_kernels`); :func:`tiles` and
+:func:`best_cells` then pick every pulsing tile's cells in one vectorised pass.)
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from game.pulse_kernels import scripted
+
 CHANNELS: Final = 3  # alive, live neighbours / 8, log(1 + energy)
 HIDDEN: Final = 16
 _NEIGHBOURS = torch.ones(1, 1, 3, 3)
 _NEIGHBOURS[0, 0, 1, 1] = 0
 # Up to this many cells a pulse, picking them by repeated argmax beats a full sort of each tile.
-_ARGMAX_BUDGET: Final = 16
-# Inference takes a lattice of more than WHOLE cells in strips of STRIP rows (torus_scores).
+ARGMAX_BUDGET: Final = 16
+# Inference takes a lattice of more than WHOLE cells in strips of STRIP rows (FrozenAdapter).
 WHOLE: Final = 128 * 128
 STRIP: Final = 32
 
@@ -40,95 +42,29 @@ Layer = Callable[[torch.Tensor], torch.Tensor]
 Scalar = TypeVar("Scalar", bound=np.generic)
 
 
-def torus_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer,
-                 rows: npt.NDArray[np.bool_] | None = None) -> torch.Tensor:
+def torus_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
     """Scores ``(N, H, W)`` of features ``(N, CHANNELS, H, W)`` on a torus, layer by layer.
 
     ``c1`` and ``c2`` are the 3×3 convolutions (unpadded: the torus pads them), ``out`` the 1×1.
-    Without a graph to record, a lattice of more than ``WHOLE`` cells goes through in strips of
-    ``STRIP`` rows; ``rows`` (one flag per lattice row) then says which rows are wanted, and
-    strips with none of them are skipped (their scores are left 0).
+    The whole lattice at once: what training records a graph of. Inference on big lattices
+    goes in strips (:meth:`game.adapters.FrozenAdapter.scores`).
     """
-    if torch.is_grad_enabled() or x.shape[-2] * x.shape[-1] <= WHOLE:
-        y = functional.relu(c1(functional.pad(x, (1, 1, 1, 1), mode="circular")))
-        y = functional.relu(c2(functional.pad(y, (1, 1, 1, 1), mode="circular")))
-        scores: torch.Tensor = out(y)[:, 0]
-        return scores
-    # A strip's 16-channel maps stay in the cache; a whole 1024² lattice's are 64 MB each, and
-    # streaming them through memory took 3.7× as long (1.1 s against 0.30 s, one core). A score
-    # reads the same inputs either way, but the convolution may pick another algorithm for
-    # another shape and round differently (last bit): within a run the shapes never change.
-    n, _, h, w = x.shape
-    padded = functional.pad(x, (2, 2, 2, 2), mode="circular")  # both layers' halo, once
-    scores = torch.zeros((n, h, w), dtype=x.dtype, device=x.device)
-    for top in range(0, h, STRIP):
-        # Every strip is STRIP rows (the last one overlaps the one before): a shorter one may
-        # take another convolution algorithm and round differently.
-        top = min(top, h - STRIP)
-        bottom = top + STRIP
-        if rows is not None and not rows[top:bottom].any():
-            continue
-        scores[:, top:bottom] = _haloed_scores(padded[:, :, top:bottom + 4], c1, c2, out)
-    return scores
-
-
-def _haloed_scores(x: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
-    """Scores ``(N, H, W)`` of features ``(N, CHANNELS, H + 4, W + 4)`` that carry their halo.
-
-    Inference only: the maps are channels-last (the CPU's convolution runs 1.3–1.5× faster
-    on them than on planes) and rectified in place.
-    """
-    y = functional.relu(c1(x.contiguous(memory_format=torch.channels_last)), inplace=True)
-    y = functional.relu(c2(y), inplace=True)
+    y = functional.relu(c1(functional.pad(x, (1, 1, 1, 1), mode="circular")))
+    y = functional.relu(c2(functional.pad(y, (1, 1, 1, 1), mode="circular")))
     scores: torch.Tensor = out(y)[:, 0]
     return scores
 
 
-def tile_scores(patches: torch.Tensor, c1: Layer, c2: Layer, out: Layer) -> torch.Tensor:
-    """Scores ``(n, tile²)`` of :func:`tile_features`' patches ``(n, CHANNELS, tile + 4, ...)``.
-
-    Where a few tiles pulse (a wave's front), this reads ``n·(tile + 4)²`` cells instead of the
-    lattice: at 64×64 a front of 128 tiles is 51 k cells against 1 M.
-    """
-    with torch.inference_mode():
-        return _haloed_scores(patches, c1, c2, out).reshape(len(patches), -1)
-
-
-def _neighbour_counts(alive: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Live Moore neighbours of the inner ``(..., H - 2, W - 2)`` cells of ``(..., H, W)``."""
-    h, w = alive.shape[-2:]
-    count = np.zeros(alive.shape[:-2] + (h - 2, w - 2), np.uint8)
-    for dy in range(3):
-        for dx in range(3):
-            if dy != 1 or dx != 1:
-                count += alive[..., dy:dy + h - 2, dx:dx + w - 2]
-    return count
-
-
-def _stack(alive: npt.NDArray[np.uint8], count: npt.NDArray[np.uint8],
-           energy: npt.NDArray[np.float32]) -> torch.Tensor:
-    """:func:`features`' channels ``(N, CHANNELS, H, W)`` from arrays ``(N, H, W)`` alike.
-
-    The same floats as :func:`features`: 0/1, a small integer over 8 (both exact either way),
-    and ``torch.log1p`` of the energy.
-    """
-    x = np.empty((alive.shape[0], CHANNELS) + alive.shape[1:], np.float32)
-    x[:, 0] = alive
-    np.multiply(count, np.float32(1 / 8), out=x[:, 1])
-    out = torch.from_numpy(x)
-    torch.log1p(torch.from_numpy(np.ascontiguousarray(energy)), out=out[:, 2])
-    return out
-
-
 def lattice_features(alive: npt.NDArray[np.uint8],
                      energy: npt.NDArray[np.float32]) -> torch.Tensor:
-    """:func:`features` ``(1, CHANNELS, H, W)`` of one torus lattice, counted in numpy.
+    """:func:`features` ``(1, CHANNELS, H, W)`` of one torus lattice, in one compiled call.
 
     Integer sums of eight shifted views instead of a float convolution: the same values, in
-    a fraction of the time on a 1024² lattice.
+    a fraction of the time on a 1024² lattice (:mod:`game.pulse_kernels`).
     """
-    count = _neighbour_counts(np.pad(alive, 1, mode="wrap"))
-    return _stack(alive[None], count[None], energy[None])
+    out: torch.Tensor = scripted("lattice_features")(torch.from_numpy(alive),
+                                                      torch.from_numpy(energy))
+    return out
 
 
 def tile_features(alive: npt.NDArray[np.uint8], energy: npt.NDArray[np.float32], tile: int,
@@ -138,14 +74,10 @@ def tile_features(alive: npt.NDArray[np.uint8], energy: npt.NDArray[np.float32],
     Each is ``(CHANNELS, tile + 4, tile + 4)``: the 2-cell ring the scores read, gathered
     from the torus with one more ring for the neighbour counts.
     """
-    h, w = alive.shape
-    span = np.arange(-3, tile + 3)  # the halo, and one more ring for the neighbour counts
-    ys = (rows[:, None] * tile + span) % h
-    xs = (cols[:, None] * tile + span) % w
-    ringed = alive[ys[:, :, None], xs[:, None, :]]
-    count = _neighbour_counts(ringed)
-    inner = (slice(None), slice(1, -1), slice(1, -1))
-    return _stack(ringed[inner], count, energy[ys[:, 1:-1, None], xs[:, None, 1:-1]])
+    out: torch.Tensor = scripted("tile_features")(
+        torch.from_numpy(alive), torch.from_numpy(energy), tile,
+        torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64)))
+    return out
 
 
 class PulseNet(nn.Module):
@@ -213,36 +145,20 @@ def best_cells(scores: npt.NDArray[np.float32], alive: npt.NDArray[np.uint8],
 
     Returns ``(cells, chosen)``, both ``(n, min(budget, cells))``: each tile's candidates, best
     first, and whether each is taken (a prefix of each row: a tile may have fewer than
-    ``budget`` dead cells with a positive score).
+    ``budget`` dead cells with a positive score). See :func:`game.pulse_kernels.best_cells`.
     """
-    n, size = scores.shape
-    take = min(max(budget, 0), size)
-    # Only dead cells with a positive score can be taken (NaN > 0 is false, so never a NaN).
-    candidates = np.where((alive == 0) & (scores > 0), scores, np.float32(-np.inf))
-    if take > _ARGMAX_BUDGET:
-        cells = np.argsort(-candidates, axis=1, kind="stable")[:, :take].astype(np.intp)
-        return cells, np.take_along_axis(candidates, cells, axis=1) > 0
-    # argmax returns the first of equal maxima: the same lower-index tie-break as the stable sort.
-    cells = np.zeros((n, take), np.intp)
-    chosen = np.zeros((n, take), np.bool_)
-    rows = np.arange(n)
-    for j in range(take):
-        pick = candidates.argmax(axis=1)
-        chosen[:, j] = candidates[rows, pick] > 0
-        if not chosen[:, j].any():
-            break
-        cells[:, j] = pick
-        candidates[rows, pick] = -np.inf
-    return cells, chosen
+    cells, chosen = scripted("best_cells")(torch.from_numpy(scores), torch.from_numpy(alive),
+                                           budget, ARGMAX_BUDGET)
+    return cells.numpy().astype(np.intp, copy=False), chosen.numpy()
 
 
 def tiles(lattice: npt.NDArray[Scalar], tile: int, rows: npt.NDArray[np.intp],
           cols: npt.NDArray[np.intp]) -> npt.NDArray[Scalar]:
     """The ``tile``×``tile`` tiles at mesh cells ``(rows[i], cols[i])``, flat: ``(n, tile²)``."""
-    h, w = lattice.shape
-    blocks = lattice.reshape(h // tile, tile, w // tile, tile)
-    picked: npt.NDArray[Scalar] = blocks[rows, :, cols, :]  # (n, tile, tile): a copy
-    return picked.reshape(len(rows), tile * tile)
+    picked: npt.NDArray[Scalar] = scripted("tiles")(
+        torch.from_numpy(lattice), tile, torch.from_numpy(rows.astype(np.int64)),
+        torch.from_numpy(cols.astype(np.int64))).numpy()
+    return picked
 
 
 def life_step(alive: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,8 @@ from game.embedding import choose_device
 from game.errors import BadInput
 from game.events import Adopt, Pulse, WaveStart
 from game.paths import project_path
-from game.pulse import best_cells, lattice_features, tile_features, tiles
+from game.pulse import ARGMAX_BUDGET, lattice_features
+from game.pulse_kernels import scripted
 from game.schedule import System
 from game.shardnet import ShardNet
 from game.topology import Cell, neighbours
@@ -263,31 +264,32 @@ def _one_core() -> None:
 def choose(batch: Batch) -> Picks:
     """Score every pulsing tile (one forward per adapter) and pick each tile's best dead cells.
 
-    Reads only ``batch`` (torch and numpy release the GIL): the worker thread runs it.
+    Reads only ``batch``: the worker thread runs it. Its work is a few compiled calls
+    (:mod:`game.pulse_kernels`), which run without the GIL whatever the batch's size.
     """
     tile = batch.tile
+    alive = torch.from_numpy(batch.alive)
+    rows, cols = torch.from_numpy(batch.rows), torch.from_numpy(batch.cols)
     if batch.noise is not None:
-        scores = batch.noise
+        scores = torch.from_numpy(batch.noise)
     else:
         assert batch.energy is not None
-        scores = np.empty((len(batch.bots), tile * tile), np.float32)
+        energy = torch.from_numpy(batch.energy)
+        parts = []
         x = None  # the whole lattice's features, made once if a group needs them
         for adapter, start, stop in batch.spans:
             assert adapter is not None
-            rows, cols = batch.rows[start:stop], batch.cols[start:stop]
+            at_rows, at_cols = rows[start:stop], cols[start:stop]
             if (stop - start) * (tile + 4) ** 2 < batch.alive.size:  # a few tiles: just those
-                patches = tile_features(batch.alive, batch.energy, tile, rows, cols)
-                scores[start:stop] = adapter.tile_scores(patches).cpu().numpy()
+                parts.append(adapter.tile_scores(alive, energy, tile, at_rows, at_cols).cpu())
                 continue
             if x is None:
                 x = lattice_features(batch.alive, batch.energy)
             wanted = np.zeros((batch.alive.shape[0] // tile, tile), np.bool_)
-            wanted[rows] = True  # the rows of this adapter's tiles only
-            lattice = adapter.scores(x, wanted.reshape(-1))[0].cpu().numpy()
-            scores[start:stop] = tiles(lattice, tile, rows, cols)
-    cells, chosen = best_cells(scores, tiles(batch.alive, tile, batch.rows, batch.cols),
-                               batch.budget)
-    dy, dx = np.divmod(cells, tile)
-    ys = (batch.rows[:, None] * tile + dy)[chosen]
-    xs = (batch.cols[:, None] * tile + dx)[chosen]
-    return Picks(ys, xs, chosen.sum(axis=1))
+            wanted[batch.rows[start:stop]] = True  # the rows of this adapter's tiles only
+            lattice = adapter.scores(x, wanted.reshape(-1))[0].cpu()
+            parts.append(scripted("tiles")(lattice, tile, at_rows, at_cols))
+        scores = torch.cat(parts)
+    ys, xs, counts = scripted("picks")(scores, alive, rows, cols, tile, batch.budget,
+                                       ARGMAX_BUDGET)
+    return Picks(ys.numpy(), xs.numpy(), counts.numpy())

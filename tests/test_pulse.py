@@ -363,8 +363,45 @@ def test_big_lattices_score_in_strips_like_the_whole_lattice() -> None:
     with torch.enable_grad():
         lattice = torus_scores(lattice_features(alive, energy), frozen.c1, frozen.c2,
                                frozen.out).detach()[0].numpy()
-    few = frozen.tile_scores(tile_features(alive, energy, 16, at_rows, at_cols)).numpy()
+    few = frozen.tile_scores(torch.from_numpy(alive), torch.from_numpy(energy), 16,
+                             torch.from_numpy(at_rows), torch.from_numpy(at_cols)).numpy()
     assert np.allclose(few, tiles(lattice, 16, at_rows, at_cols), rtol=0, atol=1e-6)
+
+
+def test_compiled_kernels_compute_what_their_eager_code_does() -> None:
+    """The worker's TorchScript kernels against the same functions run eagerly, bit for bit."""
+    import warnings
+
+    from game import pulse_kernels as kernels
+    from game.pulse_kernels import scripted
+
+    model = PulseModel.from_folder(ADAPTERS)
+    weights = model.frozen(model.names[0]).weights()
+    gen = torch.Generator().manual_seed(11)
+    alive = (torch.rand(96, 160, generator=gen) < 0.3).to(torch.uint8)
+    energy = 3 * torch.rand(96, 160, generator=gen)
+    rows, cols = torch.tensor([0, 5, 2, 5]), torch.tensor([9, 0, 3, 4])
+    wanted = torch.zeros(96, dtype=torch.bool)
+    wanted[40] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # compiling them warns of nothing
+        cases = [
+            ("lattice_features", (alive, energy)),
+            ("tile_features", (alive, energy, 16, rows, cols)),
+            ("strip_scores", (lattice_features(alive.numpy(), energy.numpy()), weights, wanted,
+                              STRIP)),
+            ("tile_scores", (alive, energy, 16, rows, cols, weights)),
+            ("picks", (torch.rand(4, 256, generator=gen) - 0.5, alive, rows, cols, 16, 8, 16)),
+            ("picks", (torch.rand(4, 256, generator=gen) - 0.5, alive, rows, cols, 16, 40, 16)),
+        ]
+        for name, args in cases:
+            with torch.inference_mode():
+                eager, compiled = getattr(kernels, name)(*args), scripted(name)(*args)
+            assert isinstance(compiled, type(eager))
+            for a, b in zip(eager if isinstance(eager, tuple) else [eager],
+                            compiled if isinstance(compiled, tuple) else [compiled], strict=True):
+                assert torch.equal(a, b), name
+            assert isinstance(scripted(name), torch.jit.ScriptFunction)  # not the fallback
 
 
 def reference_cells(scores: np.ndarray, alive: np.ndarray, budget: int) -> list[int]:
