@@ -178,8 +178,8 @@ def scripted(name: str) -> Callable[..., Any]:
     """The TorchScript version of this module's function ``name``, compiled on first use.
 
     torch 2.13 marks ``torch.jit.script`` deprecated in favour of ``torch.compile``, whose
-    compiled code still runs from a Python wrapper op by op, under the GIL: it is the GIL that
-    these kernels exist to avoid, so the warning is silenced here. Where a later torch cannot
+    output is a Python wrapper that calls each kernel under the GIL: it is the GIL that these
+    kernels exist to avoid, so the warning is silenced here. Where a later torch cannot
     script them, the eager functions (the same operations, the same results) stand in.
     """
     function = globals()[name]
