@@ -5,7 +5,9 @@ Usage: ``python scripts/check_performance_regression.py BENCH.json [BENCH2.json 
 [--thresholds tests/performance_thresholds.yaml] [--baseline BASELINE.json ...] [--max-slip 1.25]
 [--fail-missing]``.
 
-Every report is one ``cybermesh bench --json`` file. For each threshold whose ``scenario`` is the
+Every report is one ``cybermesh bench --json`` file; a ``--scenario all`` report counts as the
+reports of the scenarios it ran (named ``FILE#scenario``; a scenario that failed there has no
+figures, so its thresholds are missing). For each threshold whose ``scenario`` is the
 report's, the figure at the threshold's ``path`` is judged against its limit (PASS or FAIL). With
 a baseline report of the same scenario, the figure's ratio current / baseline is shown too: a
 ``max`` figure (lower is better) slips when the ratio is above ``--max-slip``, a ``min`` figure
@@ -291,6 +293,19 @@ def load_report(path: str) -> dict[str, Any]:
     return data
 
 
+def parts(path: str, report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``report`` as ``(name, report)`` pairs: itself, or each scenario of an ``all`` report."""
+    if report["scenario"] != "all":
+        return [(path, report)]
+    scenarios = report["result"].get("scenarios")
+    if not isinstance(scenarios, dict):
+        raise InputError(f"{path}: an 'all' report without its 'scenarios'")
+    return [(f"{path}#{name}", {**report, "scenario": name, "result": entry["result"]})
+            for name, entry in scenarios.items()
+            if name in SCENARIOS and isinstance(entry, dict)
+            and isinstance(entry.get("result"), dict)]
+
+
 def judge(threshold: Threshold, report: dict[str, Any], name: str,
           baseline: dict[str, Any] | None, max_slip: float) -> Row:
     """One threshold on one report, with its ratio to the baseline when there is one."""
@@ -367,10 +382,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         thresholds = load_thresholds(args.thresholds)
-        reports = [(path, load_report(path)) for path in args.reports]
+        reports = [part for path in args.reports for part in parts(path, load_report(path))]
         baselines: dict[str, tuple[str, dict[str, Any]]] = {}
-        for path in args.baseline:
-            data = load_report(path)
+        for path, data in (part for file in args.baseline
+                           for part in parts(file, load_report(file))):
             earlier = baselines.get(data["scenario"])
             if earlier is not None:
                 raise InputError(f"two baselines of scenario {data['scenario']!r}: "

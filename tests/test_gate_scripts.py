@@ -156,6 +156,42 @@ def test_a_slowed_result_fails_naming_the_slipped_figures(
     assert run_main(checker.main, [slow, "--baseline", base, "--max-slip", "2.5"]) == 0
 
 
+def all_report(*reports: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``--scenario all`` report holding ``reports`` (None: a scenario that failed)."""
+    scenarios = {}
+    for name, report in zip(("ca", "detect"), reports, strict=False):
+        scenarios[name] = {"status": "ok" if report else "error", "seconds": 1.0,
+                           "result": report["result"] if report else None,
+                           "error": None if report else "RuntimeError: boom"}
+    return {"scenario": "all", "seed": 0, "machine": {"cpus": 2},
+            "result": {"scenarios": scenarios,
+                       "failed": [n for n, e in scenarios.items() if e["status"] != "ok"]}}
+
+
+@pytest.mark.unit
+def test_an_all_report_is_judged_scenario_by_scenario(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = write(tmp_path / "base.json", all_report(ca_report(), detect_report()))
+    now = write(tmp_path / "now.json", all_report(ca_report(), detect_report()))
+    assert run_main(checker.main, [now, "--baseline", base]) == 0
+    out = capsys.readouterr().out
+    assert line_of(out, TICK_P95).startswith("PASS") and "now.json#ca" in out
+    assert "now.json#detect" in out
+    # A slowed ca inside an all report slips against the all baseline, and against a plain one.
+    slow = write(tmp_path / "slow.json", all_report(slowed(ca_report()), detect_report()))
+    assert run_main(checker.main, [slow, "--baseline", base]) == 1
+    assert line_of(capsys.readouterr().out, TICK_P95).startswith("SLIP")
+    plain = write(tmp_path / "ca.json", ca_report())
+    assert run_main(checker.main, [slow, "--baseline", plain]) == 1
+    capsys.readouterr()
+    # A scenario that failed in the all run has no figures: its thresholds are not judged.
+    failed = write(tmp_path / "failed.json", all_report(ca_report(), None))
+    assert run_main(checker.main, [failed]) == 0
+    out = capsys.readouterr().out
+    assert line_of(out, TICK_P95).startswith("PASS")
+    assert "track_ids" not in out  # detect's thresholds (D13)
+
+
 @pytest.mark.unit
 def test_a_min_figure_slips_when_it_drops_below_one_over_max_slip(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
