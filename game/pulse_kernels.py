@@ -10,7 +10,8 @@ released, so a batch makes a handful of such calls whatever its size.
 The functions compute exactly what their eager counterparts in :mod:`game.pulse` computed
 (the same operations on the same values; the tests compare them): features as
 :func:`game.pulse.features`, scores as :func:`game.pulse.torus_scores` in strips, and the
-cells as a stable sort of each tile's dead cells by score would pick them.
+cells as a stable sort of each tile's dead cells by score would pick them. ``CHANNELS`` is
+:data:`game.pulse.CHANNELS` (3).
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Final
+from typing import Any
 
 import torch
 from torch.nn import functional
-
-CHANNELS: Final = 3
 
 
 def _ring(a: torch.Tensor, r: int) -> torch.Tensor:
