@@ -48,7 +48,7 @@ class FrozenConv:
     The kernel is what peft's ``merge_adapter`` writes into the base layer (``W + ΔW``, with
     ``ΔW`` from the layer's own ``get_delta_weight``), so a pulse is one convolution a layer
     instead of three; it is stored channels-last, the layout the CPU's convolution runs fastest
-    in (:func:`game.pulse.torus_scores`). Its scores equal the unmerged peft forward to rounding
+    in (:mod:`game.pulse_kernels`). Its scores equal the unmerged peft forward to rounding
     (a few 1e-7): the sums are grouped differently.
     """
 

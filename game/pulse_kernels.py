@@ -34,8 +34,7 @@ def _ring(a: torch.Tensor, r: int) -> torch.Tensor:
 def _counts(ringed: torch.Tensor) -> torch.Tensor:
     """Live Moore neighbours of the inner ``(N, H - 2, W - 2)`` cells of ``(N, H, W)`` (0/1)."""
     h, w = ringed.shape[-2], ringed.shape[-1]
-    count = ringed[:, 1:h - 1, 1:w - 1].clone()
-    count.zero_()
+    count = torch.zeros_like(ringed[:, 1:h - 1, 1:w - 1])
     for dy in range(3):
         for dx in range(3):
             if dy != 1 or dx != 1:

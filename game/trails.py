@@ -30,13 +30,13 @@ class Wires:
         width = cols * tile
         height = rows * tile
         half = tile // 2
-        self._wires: dict[tuple[Cell, Cell], Flat] = {}
+        wires: dict[tuple[Cell, Cell], Flat] = {}
         for r in range(rows):
             for c in range(cols):
                 a = (r, c)
                 for b in neighbours(a, rows, cols):
                     key = (min(a, b), max(a, b))
-                    if key in self._wires:
+                    if key in wires:
                         continue
                     dr = (b[0] - r + rows) % rows
                     dc = (b[1] - c + cols) % cols
@@ -45,10 +45,10 @@ class Wires:
                     k = np.arange(1, tile)
                     ys = (r * tile + half + step_r * k) % height
                     xs = (c * tile + half + step_c * k) % width
-                    self._wires[key] = (ys * width + xs).astype(np.intp)
+                    wires[key] = (ys * width + xs).astype(np.intp)
 
-        self.keys = list(self._wires)
-        self._matrix = (np.stack([self._wires[k] for k in self.keys]) if self.keys
+        self.keys = list(wires)
+        self._matrix = (np.stack([wires[k] for k in self.keys]) if self.keys
                         else np.zeros((0, max(tile - 1, 1)), np.intp))
         # Each link's row of the matrix, both ways round: a path's steps look up as they come.
         self._rows: dict[tuple[Cell, Cell], int] = {}
@@ -67,7 +67,8 @@ class Wires:
 
     def wire(self, a: Cell, b: Cell) -> Flat:
         """The cells of the link between neighbours ``a`` and ``b`` (flat indices)."""
-        return self._wires[(min(a, b), max(a, b))]
+        row: Flat = self._matrix[self.link(a, b)]
+        return row
 
     def deposit(self, energy: npt.NDArray[np.float32], a: Cell, b: Cell, amount: float) -> None:
         """Add ``amount`` to every cell of the link's wire."""

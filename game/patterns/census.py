@@ -551,7 +551,7 @@ class Census:
         if len(loose) < 2:
             return []
         # Every pair of loose islands with cells within the block of each other, found for all
-        # cells at once (an island at a time cost ~25 µs each: 0.6 s on an active 1024² soup).
+        # cells at once (an island at a time: 0.19-0.21 s on an active 1024² soup, 0.12-0.15).
         is_loose = np.zeros(isl.count, bool)
         is_loose[loose] = True
         owner = np.repeat(np.arange(isl.count), np.diff(isl.starts))
@@ -563,9 +563,9 @@ class Census:
             if dy or dx:
                 label = isl.labels[(ys + dy) % h, (xs + dx) % w]
                 hit = label > 0
-                other = isl.island_of[label[hit]]
-                near = is_loose[other] & (other != of[hit])
-                pairs.append(of[hit][near] * isl.count + other[near])
+                mine_hit, other = of[hit], isl.island_of[label[hit]]
+                near = is_loose[other] & (other != mine_hit)
+                pairs.append(mine_hit[near] * isl.count + other[near])
         edges = np.unique(np.concatenate(pairs))
         if not len(edges):
             return []
@@ -574,9 +574,8 @@ class Census:
         _, component = connected_components(graph, directed=False)
         # Groups in the order of their smallest island, each sorted: what joining the pairs
         # one by one in island order (smaller root wins) gives.
-        members = np.unique(a)
-        order = np.lexsort((members, component[members]))
-        members = members[order]
+        members = np.unique(a)  # ascending, and kept so within each group by the stable sort
+        members = members[np.argsort(component[members], kind="stable")]
         cuts = np.flatnonzero(np.diff(component[members])) + 1
         groups = sorted(np.split(members, cuts), key=lambda m: int(m[0]))
         return [_join(isl, m.tolist(), shape) for m in groups]
