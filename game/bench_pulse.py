@@ -230,7 +230,8 @@ def scenario_pulse(args: argparse.Namespace, config: Config, progress: Progress)
     progress("pulse: one pulse on ash, per adapter")
     once = [one_pulse(cfg, range(first, min(stop, first + 20)), mode) for mode in modes]
     progress("pulse: forward, switch and memory")
-    return {"wave": wave(cfg), "one_pulse": once, "seeds": [first, stop], "ticks": ticks,
+    return {"wave": wave(cfg), "one_pulse": once, "seeds": [first, stop],
+            "seed_count": stop - first, "ticks": ticks,
             "every": cfg.pulse.every, "budget": cfg.pulse.budget,
             "density": cfg.lattice.soup_density, "rows": rows, "costs": _costs(cfg)}
 

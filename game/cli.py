@@ -439,9 +439,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
             return run_serve(args, load_run_config(args))
         if args.command == "bench":
-            if args.scenario == "full":
-                # The full scenario measures what serve and view run: the same OpenMP policy.
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # The benches measure what serve and view run: the same OpenMP policy.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from game.bench import run_bench
 
             return run_bench(args, load_run_config(args))

@@ -6,7 +6,6 @@ need it are marked ``integration`` and skip without it on a user's machine, but 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from game.patterns.apgcode import (
 from game.patterns.catalogue import COMMON_OBJECTS, NAMES
 from game.patterns.classify import classify_uncached, plane_step
 from game.rle import parse_rle
-from tests.conftest import need
+from tests.helpers import lifelib_tree
 
 Cells = npt.NDArray[np.uint8]
 
@@ -348,12 +347,7 @@ def test_decode_apgcode_rejects_codes_without_a_pattern(bad: str) -> None:
 @pytest.fixture(scope="module")
 def lifetree() -> Any:
     """A python-lifelib lifetree for B3/S23 (compiles lifelib on first use, ~1 minute)."""
-    try:
-        lifelib: Any = importlib.import_module("lifelib")
-    except ImportError:
-        lifelib = None
-    need(lifelib is not None, "python-lifelib is not installed (the test-only apgcode reference)")
-    return lifelib.load_rules("b3s23").lifetree()
+    return lifelib_tree()
 
 
 @pytest.mark.integration

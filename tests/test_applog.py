@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from game.applog import (
     redact_argv,
     setup_logging,
 )
+from tests.helpers import run_unprivileged
 
 pytestmark = pytest.mark.unit
 
@@ -96,18 +98,25 @@ def test_rollover_renames_by_date_and_keeps_fourteen(tmp_path: Path) -> None:
     assert "after midnight" in today and "before midnight" not in today
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0,
-                    reason="root writes into read-only folders")
-def test_unwritable_directory_logs_nowhere(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        log = setup_logging("serve", locked / "logs")
-        log.info("lost")
-    finally:
-        locked.chmod(0o700)
-    assert not (locked / "logs").exists()
+def test_unwritable_directory_logs_nowhere(capfd: pytest.CaptureFixture[str]) -> None:
+    def case(home: Path) -> tuple[bool, bool, list[str], str]:
+        locked = home / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        writable = os.access(locked, os.W_OK)  # False, or the case tests nothing
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            log = setup_logging("serve", locked / "logs")
+            log.info("lost")
+            log.error("lost")
+        kinds = [type(h).__name__ for h in _own_handlers()]
+        return writable, (locked / "logs").exists(), kinds, stderr.getvalue()
+
+    writable, created, kinds, err = run_unprivileged(case)
+    assert not writable
+    assert not created
+    assert kinds == ["NullHandler"]
+    assert err == "" and capfd.readouterr().err == ""
 
 
 def test_directory_that_is_a_file_logs_nowhere(tmp_path: Path,

@@ -1,12 +1,12 @@
 """The ``gl`` backend (fragment-shader ping-pong) against the uint8 reference, bit for bit.
 
-Tests that need an OpenGL 3.3 context are marked ``hardware`` and skip when none can be created,
-except under CI (``CI=true``), where a missing GL is a broken runner and must fail, not skip.
+Tests that need an OpenGL 3.3 context are marked ``hardware`` and get it from
+:func:`tests.helpers.open_gl_context`: without one they skip on a user's machine and fail under CI
+(``CI=true``), where a missing GL is a broken runner.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from game.backends.gl import GlBackend
 from game.backends.reference import ReferenceBackend, reference_step
 from game.errors import BackendUnavailable, BadInput
 from game.rules import CONWAY, Rule, parse_rule
+from tests.helpers import open_gl_context
 
 if TYPE_CHECKING:
     import moderngl
@@ -28,24 +29,10 @@ MakeBackend = Callable[[Rule, tuple[int, int]], GlBackend]
 GLIDER = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], dtype=np.uint8)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
-def _open_context_or_skip() -> moderngl.Context:
-    """A headless context, or skip (fail under CI) naming why there is none."""
-    try:
-        return glcontext.create_headless_context()
-    except BackendUnavailable as exc:
-        if _in_ci():
-            pytest.fail(f"CI=true but no OpenGL context: {exc}")
-        pytest.skip(f"no OpenGL 3.3 context on this machine: {exc}")
-
-
 @pytest.fixture(scope="module")
 def gl_ctx() -> Iterator[moderngl.Context]:
     # One context for the module: creating an EGL context costs tens of milliseconds.
-    ctx = _open_context_or_skip()
+    ctx = open_gl_context()
     yield ctx
     ctx.release()
 
@@ -114,7 +101,7 @@ def test_is_software_renderer(renderer: str, software: bool) -> None:
 
 @pytest.mark.unit
 def test_create_headless_context_failure_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    moderngl = pytest.importorskip("moderngl")
+    import moderngl  # a dependency of the project: its absence is a broken install, not a skip
     calls: list[dict[str, object]] = []
 
     def refuse(**kwargs: object) -> None:
@@ -153,12 +140,12 @@ def test_missing_gl_skips_locally_but_fails_in_ci(
     monkeypatch.setattr(glcontext, "create_headless_context", refuse)
     if ci is None:
         monkeypatch.delenv("CI", raising=False)
-        with pytest.raises(pytest.skip.Exception):
-            _open_context_or_skip()
+        with pytest.raises(pytest.skip.Exception, match="nope"):
+            open_gl_context()
     else:
         monkeypatch.setenv("CI", ci)
-        with pytest.raises(pytest.fail.Exception):
-            _open_context_or_skip()
+        with pytest.raises(pytest.fail.Exception, match="CI=true but no OpenGL 3.3 context.*nope"):
+            open_gl_context()
 
 
 # --- GL ------------------------------------------------------------------------------------------

@@ -12,11 +12,10 @@ from game.config import Config, override
 from game.errors import BadInput
 from game.rules import CONWAY
 from game.world import build_sim
-from tests.conftest import need
-
-pytestmark = pytest.mark.unit
+from tests.helpers import need_gl
 
 
+@pytest.mark.unit
 def test_auto_is_numpy_on_a_software_renderer() -> None:
     from game.glcontext import create_headless_context, is_software_renderer, renderer_info
 
@@ -30,6 +29,7 @@ def test_auto_is_numpy_on_a_software_renderer() -> None:
     assert choose_backend("auto") == ("numpy" if software else "gl")
 
 
+@pytest.mark.unit
 def test_named_backends_resolve_to_themselves() -> None:
     for name in ("numpy", "gl", "reference"):
         assert choose_backend(name) == name
@@ -39,12 +39,7 @@ def test_named_backends_resolve_to_themselves() -> None:
 
 @pytest.mark.hardware
 def test_whole_sim_is_identical_on_numpy_and_gl(tmp_path: Path) -> None:
-    try:
-        make_backend("gl", CONWAY, (8, 8)).close()
-        gl_ok = True
-    except BadInput:
-        gl_ok = False
-    need(gl_ok, "no OpenGL 3.3 context (EGL) on this machine")
+    need_gl()
     logs, lattices, energies = [], [], []
     for backend in ("numpy", "gl"):
         config = override(override(Config(), "lattice.backend", backend), "seed", 4)

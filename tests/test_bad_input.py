@@ -22,7 +22,13 @@ import pytest
 
 from game.config import Config, decode_config, load_config
 from game.errors import ConfigError
-from tests.test_cli import assert_one_line_error, cli
+from tests.helpers import (
+    assert_cli_fails_in_one_line,
+    assert_one_line,
+    assert_one_line_error,
+    cli,
+    run_main,
+)
 from web.control import ID_MAX, parse
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -171,26 +177,17 @@ def hang_guard(seconds: float = HANG_SECONDS) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``cybermesh ARGV`` in-process: its exit code and its stderr."""
+#: In cybermesh's line for bad input (``cybermesh[ SUB]: error: ...``), not in an internal error.
+ERROR = "error: "
+
+
+def run_guarded(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``cybermesh ARGV`` in-process under the hang guard: its exit code and its stderr."""
     from game.cli import main
 
     with hang_guard():
-        try:
-            code = main(argv)
-        except SystemExit as exit_:  # argparse's usage errors
-            code = int(str(exit_.code))
+        code = run_main(main, argv)
     return code, capsys.readouterr().err
-
-
-def assert_fails_in_one_line(code: int, err: str, words: tuple[str, ...]) -> None:
-    """Exit code 2, exactly one line on stderr, no traceback, and every word in the line."""
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.endswith("\n"), err
-    assert "Traceback" not in err and "internal error" not in err, err
-    assert "error:" in err, err
-    for word in words:
-        assert word in err, f"{word!r} not in {err!r}"
 
 
 @pytest.mark.unit
@@ -208,16 +205,16 @@ def test_bad_pattern_file_is_one_line_and_exit_2(command: str, name: str, tmp_pa
     argv = [command, str(path)]
     if command == "ca":
         argv += ["--gens", "1", "--quiet", "--out", str(tmp_path / "out.rle")]
-    code, err = run_main(argv, capsys)
+    code, err = run_guarded(argv, capsys)
     # The file is named, so a user with many files knows which one is wrong.
-    assert_fails_in_one_line(code, err, (str(path), *RLE_CORPUS[name]))
+    assert_one_line_error(code, err, ERROR, str(path), *RLE_CORPUS[name])
     assert not (tmp_path / "out.rle").exists()
 
 
 @pytest.mark.unit
 def test_hostile_rule_reaches_the_terminal_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     # Control characters in a file must not drive the user's terminal (clear it, retitle it).
-    code, err = run_main(["ca", str(RLE_DIR / "hostile_rule.rle"), "--gens", "1"], capsys)
+    code, err = run_guarded(["ca", str(RLE_DIR / "hostile_rule.rle"), "--gens", "1"], capsys)
     assert code == 2
     assert "\x1b" not in err and "\x07" not in err
     assert "\\x1b[2J" in err
@@ -227,8 +224,8 @@ def test_hostile_rule_reaches_the_terminal_escaped(capsys: pytest.CaptureFixture
 @pytest.mark.parametrize("name", sorted(CONFIG_CORPUS))
 def test_bad_config_file_is_one_line_and_exit_2(name: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_main(["serve", "--config", str(CONFIG_DIR / name), *QUICK], capsys)
-    assert_fails_in_one_line(code, err, CONFIG_CORPUS[name])
+    code, err = run_guarded(["serve", "--config", str(CONFIG_DIR / name), *QUICK], capsys)
+    assert_one_line_error(code, err, ERROR, *CONFIG_CORPUS[name])
 
 
 # The rule and the pattern file are checked as the lattice is built (still before any tick).
@@ -243,7 +240,7 @@ def test_config_errors_come_from_loading_before_any_run(name: str) -> None:
     with hang_guard(), pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}: ")
-    assert "\n" not in str(info.value)
+    assert_one_line(str(info.value))
 
 
 @pytest.mark.unit
@@ -270,8 +267,8 @@ def test_bad_arguments_are_one_line_and_exit_2(argv: list[str], words: tuple[str
     glider = tmp_path / "glider.rle"
     glider.write_text(GLIDER)
     where = {"glider": str(glider), "dir": str(tmp_path), "missing": str(tmp_path / "missing.rle")}
-    code, err = run_main([arg.format(**where) for arg in argv], capsys)
-    assert_fails_in_one_line(code, err, words)
+    code, err = run_guarded([arg.format(**where) for arg in argv], capsys)
+    assert_one_line_error(code, err, ERROR, *words)
 
 
 @pytest.mark.integration
@@ -287,7 +284,7 @@ def test_bad_arguments_are_one_line_and_exit_2(argv: list[str], words: tuple[str
 )
 def test_bad_input_in_a_real_process(args: list[str], words: tuple[str, ...]) -> None:
     # As a user runs it: the console's encoding, the interpreter's exit path, a real timeout.
-    assert_one_line_error(cli(*args, timeout=HANG_SECONDS), *words)
+    assert_cli_fails_in_one_line(cli(*args, timeout=HANG_SECONDS), ERROR, *words)
 
 
 # Malformed WebSocket control messages: (data, the id the error must echo, words in the error).
@@ -341,9 +338,8 @@ def test_malformed_control_message_is_refused_in_one_line(
         data: str | bytes, ident: int | None, words: tuple[str, ...]) -> None:
     message, got_id, error = parse(data, LIMIT)
     assert message is None and got_id == ident
-    assert error is not None and "\n" not in error
-    for word in words:
-        assert word in error, f"{word!r} not in {error!r}"
+    assert error is not None
+    assert_one_line(error, *words)
 
 
 @pytest.mark.unit

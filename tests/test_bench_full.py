@@ -19,6 +19,7 @@ from game.bench_full import GATES, full_config, run_full, scenario_full
 from game.cli import SCENARIO_NAMES, build_parser, main
 from game.config import Config
 from game.schedule import TICK_ORDER
+from tests.helpers import assert_one_line_error
 
 pytestmark = pytest.mark.integration
 
@@ -175,13 +176,9 @@ def test_all_reports_a_failing_scenario_and_runs_the_rest(
 )
 def test_bad_full_flags_are_one_line_and_exit_2(argv: list[str], words: list[str],
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses them, before any run
         main(["bench", "--scenario", "full", *argv])
-    err = capsys.readouterr().err
-    assert exit_.value.code == 2
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for word in words:
-        assert word in err
+    assert_one_line_error(int(str(exit_.value.code)), capsys.readouterr().err, *words)
 
 
 def test_an_unwritable_plot_dir_is_one_line_and_exit_2_before_running(
@@ -189,9 +186,7 @@ def test_an_unwritable_plot_dir_is_one_line_and_exit_2_before_running(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert main(["bench", "--scenario", "full", "--plot", str(blocker / "plots")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--plot" in err and "cannot write plots" in err, err
-    assert main(["bench", "--scenario", "ca", "--plot", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "only --scenario full or all" in err, err
+    code = main(["bench", "--scenario", "full", "--plot", str(blocker / "plots")])
+    assert_one_line_error(code, capsys.readouterr().err, "--plot", "cannot write plots")
+    code = main(["bench", "--scenario", "ca", "--plot", str(tmp_path)])
+    assert_one_line_error(code, capsys.readouterr().err, "only --scenario full or all")

@@ -3,7 +3,6 @@ embeddings give the same answers as the inline paths, at the ticks the config na
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import esper
@@ -13,9 +12,10 @@ import pytest
 from components.pattern import Pattern
 from components.shard import Shard
 from game.config import Config
+from game.events import Hop, Spawn
 from game.paths import ASSETS_DIR
 from game.world import build_sim
-from tests.helpers import numpy_config
+from tests.helpers import numpy_config, read_events
 
 pytestmark = pytest.mark.integration
 
@@ -135,9 +135,9 @@ def test_a_user_text_is_encoded_beside_the_loop_and_joins_lag_ticks_later(
     assert a == b  # however fast the encoder was
     # Spawned in tick 6 (the input system's); its vector joins at tick 6 + 3.
     assert seen and seen[0] == 9
-    events = [json.loads(line) for line in a.splitlines()]
-    user = next(e["shard"] for e in events if e["kind"] == "spawn" and "lighthouse" in e["text"])
-    hops = [e["tick"] for e in events if e["kind"] == "hop" and e["shard"] == user]
+    events = read_events(a)
+    user = next(e.shard for e in events if isinstance(e, Spawn) and "lighthouse" in e.text)
+    hops = [e.tick for e in events if isinstance(e, Hop) and e.shard == user]
     assert hops and hops[0] >= 9
     same_tick = numpy_config(seed=2, traffic__rate=0.5, embed__lag=0, detect__enabled=False)
     _, seen0 = _run_log(same_tick, tmp_path / "c.jsonl", 5, 8)

@@ -19,18 +19,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import capture_failure  # noqa: E402
 
 from game.applog import DIR_ENV  # noqa: E402
-
-pytestmark = pytest.mark.unit
+from tests.helpers import assert_one_line_error, run_main  # noqa: E402
 
 FILES = {"process-snapshot.txt", "disk-usage.txt", "memory-usage.txt", "git-context.txt",
          "git-status.txt", "ISSUE.md"}
 
 
 def run(argv: list[str]) -> int:
-    try:
-        return capture_failure.main(argv)
-    except SystemExit as exit_:
-        return int(str(exit_.code))
+    return run_main(capture_failure.main, argv)
 
 
 def only_folder(out: Path) -> Path:
@@ -54,6 +50,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.unit
 def test_captures_every_file_of_the_protocol(isolated: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = isolated / "failures"
@@ -76,6 +73,7 @@ def test_captures_every_file_of_the_protocol(isolated: Path,
         assert step in printed
 
 
+@pytest.mark.unit
 def test_issue_is_filled_in_and_keeps_the_other_placeholders(isolated: Path) -> None:
     out = isolated / "failures"
     assert run(["--out", str(out), "--gate", "unit", "--summary", "glider test timed out"]) == 0
@@ -92,6 +90,7 @@ def test_issue_is_filled_in_and_keeps_the_other_placeholders(isolated: Path) -> 
         assert placeholder in issue
 
 
+@pytest.mark.unit
 def test_without_gate_or_summary_the_template_stays(isolated: Path) -> None:
     out = isolated / "failures"
     assert run(["--out", str(out)]) == 0
@@ -100,6 +99,7 @@ def test_without_gate_or_summary_the_template_stays(isolated: Path) -> None:
     assert "**Gate Failed**: [unit|lint|type|docs|perf|security]" in issue
 
 
+@pytest.mark.unit
 def test_two_captures_in_one_second_do_not_overwrite(isolated: Path) -> None:
     out = isolated / "failures"
     now = datetime(2025, 1, 31, 23, 59, 59)
@@ -108,6 +108,7 @@ def test_two_captures_in_one_second_do_not_overwrite(isolated: Path) -> None:
     assert (first.name, second.name) == ("20250131-235959", "20250131-235959-2")
 
 
+@pytest.mark.unit
 def test_no_logs_and_no_results_are_not_errors(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
     monkeypatch.setenv(DIR_ENV, str(tmp_path / "absent"))
@@ -117,25 +118,25 @@ def test_no_logs_and_no_results_are_not_errors(monkeypatch: pytest.MonkeyPatch,
     assert not (folder / "logs").exists() and not (folder / "test-results").exists()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("argv", "message"), [
     (["--gate", "no such gate"], "--gate: expected a gate name"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_arguments_fail_in_one_line(argv: list[str], message: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err, err
+    code = run(["--out", str(tmp_path), *argv])
+    assert_one_line_error(code, capsys.readouterr().err, message)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.unit
 def test_an_out_that_is_a_file_fails_in_one_line(isolated: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     blocker = isolated / "failures"
     blocker.write_text("a file")
-    assert run(["--out", str(blocker)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot write under" in err, err
+    code = run(["--out", str(blocker)])
+    assert_one_line_error(code, capsys.readouterr().err, "cannot write under")
 
 
 @pytest.mark.integration

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +100,9 @@ def test_pentadecathlon_from_its_code() -> None:
 
 
 @pytest.mark.unit
-def test_r_pentomino_and_the_gun_are_unsettled() -> None:
+def test_r_pentomino_and_the_gun_are_unsettled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from game.patterns.classify import _BitPlane
+
     r = read_rle(PATTERNS / "r-pentomino.rle").cells
     c = classify_uncached(r, max_period=100)
     assert (c.apgcode, c.name, c.kind, c.period, c.dx, c.dy) == (None, None, "unsettled", 0, 0, 0)
@@ -107,10 +111,24 @@ def test_r_pentomino_and_the_gun_are_unsettled() -> None:
     assert c.population == 5
     gun = read_rle(PATTERNS / "gosper-glider-gun.rle").cells
     assert classify_uncached(gun, max_period=100).kind == "unsettled"
-    # A growing pattern stops as soon as it outgrows max_side.
-    started = time.perf_counter()
+    # A growing pattern stops as soon as it outgrows max_side: the engine steps the gun to the
+    # first generation wider than 60 cells (found with the numpy stepper), never on toward
+    # max_period.
+    cur, outgrown = crop(gun)[0], 0
+    while max(cur.shape) <= 60:
+        cur, _ = plane_step(cur, CONWAY)
+        outgrown += 1
+    steps = 0
+    step = _BitPlane.step
+
+    def counted(plane: _BitPlane) -> tuple[int, int] | None:
+        nonlocal steps
+        steps += 1
+        return step(plane)
+
+    monkeypatch.setattr(_BitPlane, "step", counted)
     assert classify_uncached(gun, max_period=100_000, max_side=60).kind == "unsettled"
-    assert time.perf_counter() - started < 5
+    assert steps == outgrown
 
 
 @pytest.mark.unit
@@ -362,23 +380,32 @@ def test_catalogue_names_and_common_objects() -> None:
 # --- speed --------------------------------------------------------------------------------------
 
 
+def seconds_per_call(call: Callable[[], object], calls: int) -> float:
+    """The best of three runs of ``calls`` calls, per call: the least disturbed by other work."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.perf_counter() - started) / calls)
+    return best
+
+
 @pytest.mark.performance
 def test_classify_is_fast_for_ash_objects() -> None:
+    """Ratios in one run, so they hold on any machine: classifying an ash object costs at most
+    10× finding its period by brute force (the stepping any classifier must do; a still life's
+    code and canonical phase make it ~3× here), and a cache hit at most a tenth of a
+    classification (~1/45 here)."""
     small = [code for code in COMMON_OBJECTS if int(decode_apgcode(code).sum()) <= 20]
-    uncached = []
     for code in small:
         a = decode_apgcode(code)
-        started = time.perf_counter()
-        for _ in range(5):
-            classify_uncached(a)
-        uncached.append((time.perf_counter() - started) / 5)
-    assert max(uncached) < 0.005  # 5 ms, the slowest being the p15 pentadecathlon
+        brute = seconds_per_call(partial(naive_classify, a, CONWAY, 100), 5)
+        assert seconds_per_call(partial(classify_uncached, a), 5) <= 10 * brute, code
     a = decode_apgcode("xp2_318c")
     classify(a)
-    started = time.perf_counter()
-    for _ in range(1000):
-        classify(a)
-    assert (time.perf_counter() - started) / 1000 < 50e-6
+    hit = seconds_per_call(lambda: classify(a), 1000)
+    assert hit <= seconds_per_call(lambda: classify_uncached(a), 50) / 10
 
 
 @pytest.mark.unit

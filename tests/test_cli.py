@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,26 +14,12 @@ import numpy as np
 import pytest
 
 from game.cli import SCENARIO_NAMES, build_parser
+from game.events import Start, Stop
 from game.rle import read_rle, to_torus, write_rle
 from game.rules import CONWAY
+from tests.helpers import ENV, assert_cli_fails_in_one_line, busy_port, cli, read_events
 
 pytestmark = pytest.mark.integration
-
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "game.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env=ENV)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("sub", ["", "ca", "serve", "bench"])
@@ -119,34 +103,34 @@ def test_ca_bad_input_exits_2_with_one_line(tmp_path: Path, content: str, args: 
     src = tmp_path / "bad.rle"
     src.write_text(content)
     gens = [] if "--gens" in args else ["--gens", "3"]
-    assert_one_line_error(cli("ca", str(src), *gens, *args), *words)
+    assert_cli_fails_in_one_line(cli("ca", str(src), *gens, *args), *words)
 
 
 def test_ca_missing_file_and_directory(tmp_path: Path) -> None:
-    assert_one_line_error(cli("ca", str(tmp_path / "nope.rle"), "--gens", "1"), "nope.rle")
-    assert_one_line_error(cli("ca", str(tmp_path), "--gens", "1"))
+    assert_cli_fails_in_one_line(cli("ca", str(tmp_path / "nope.rle"), "--gens", "1"), "nope.rle")
+    assert_cli_fails_in_one_line(cli("ca", str(tmp_path), "--gens", "1"))
 
 
 def test_ca_unwritable_out(tmp_path: Path) -> None:
     src = tmp_path / "g.rle"
     src.write_text("x = 3, y = 3, rule = B3/S23:T16,16\nbo$2bo$3o!\n")
-    assert_one_line_error(cli("ca", str(src), "--gens", "1", "--out",
-                              str(tmp_path / "no" / "dir" / "o.rle")))
+    assert_cli_fails_in_one_line(cli("ca", str(src), "--gens", "1", "--out",
+                                     str(tmp_path / "no" / "dir" / "o.rle")))
 
 
 def test_wrong_config_type_exits_2(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("mesh:\n  rows: five\n")
-    assert_one_line_error(cli("serve", "--config", str(cfg), "--ticks", "1", "--no-web"),
-                          "bad.yaml", "mesh.rows", "int")
-    assert_one_line_error(cli("serve", "--set", "mesh.colz=3", "--ticks", "1", "--no-web"),
-                          "mesh.colz")
-    assert_one_line_error(cli("serve", "--config", str(tmp_path / "none.yaml")), "none.yaml")
+    assert_cli_fails_in_one_line(cli("serve", "--config", str(cfg), "--ticks", "1", "--no-web"),
+                                 "bad.yaml", "mesh.rows", "int")
+    assert_cli_fails_in_one_line(cli("serve", "--set", "mesh.colz=3", "--ticks", "1", "--no-web"),
+                                 "mesh.colz")
+    assert_cli_fails_in_one_line(cli("serve", "--config", str(tmp_path / "none.yaml")), "none.yaml")
 
 
 def test_unknown_subcommand_and_missing_args() -> None:
-    assert_one_line_error(cli("frobnicate"))
-    assert_one_line_error(cli("ca"))
+    assert_cli_fails_in_one_line(cli("frobnicate"))
+    assert_cli_fails_in_one_line(cli("ca"))
 
 
 def test_serve_runs_ticks_writes_events_and_status(tmp_path: Path) -> None:
@@ -155,16 +139,9 @@ def test_serve_runs_ticks_writes_events_and_status(tmp_path: Path) -> None:
                  "--events", str(events), "--backend", "numpy")
     assert result.returncode == 0, result.stderr
     assert "tick       60" in result.stderr and "population" in result.stderr
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
-    assert lines[0]["kind"] == "start" and lines[0]["seed"] == 3
-    assert lines[-1] == {"kind": "stop", "population": lines[-1]["population"], "tick": 60}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    logged = read_events(events)
+    assert isinstance(logged[0], Start) and logged[0].seed == 3
+    assert isinstance(logged[-1], Stop) and logged[-1].tick == 60
 
 
 def test_serve_mirror_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -198,12 +175,9 @@ def test_serve_mirror_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_serve_busy_port_is_one_line() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        port = s.getsockname()[1]
+    with busy_port() as port:
         result = cli("serve", "--port", str(port), "--ticks", "1")
-    assert_one_line_error(result, "already in use", "--port 0")
+    assert_cli_fails_in_one_line(result, "already in use", "--port 0")
 
 
 def test_bench_quick_writes_json(tmp_path: Path) -> None:
@@ -259,4 +233,4 @@ def test_detect_bad_input_exits_2(tmp_path: Path, content: str, args: list[str],
                                   words: list[str]) -> None:
     src = tmp_path / "bad.rle"
     src.write_text(content)
-    assert_one_line_error(cli("detect", str(src), *args), *words)
+    assert_cli_fails_in_one_line(cli("detect", str(src), *args), *words)

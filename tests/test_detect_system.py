@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import esper
@@ -12,8 +11,10 @@ import pytest
 from components.pattern import GliderTrack, Pattern
 from game.commands import StampPattern
 from game.config import Config, override
+from game.events import TrackCrossed, TrackLost
 from game.patterns.islands import _unwrap
 from game.world import Sim, build_sim
+from tests.helpers import read_events
 
 pytestmark = pytest.mark.unit
 
@@ -61,14 +62,14 @@ def test_glider_track_stays_on_its_glider_for_1000_ticks(tmp_path: Path) -> None
     sim.close()
     assert worst <= 1.0
     assert tracks == {1}
-    events = [json.loads(line) for line in log.read_text().splitlines()]
-    kinds = [e["kind"] for e in events]
+    events = read_events(log)
+    kinds = [e.kind for e in events]
     assert kinds.count("track_born") == 1 and "track_lost" not in kinds
-    crossed = [e for e in events if e["kind"] == "track_crossed"]
+    crossed = [e for e in events if isinstance(e, TrackCrossed)]
     # 250 cells of diagonal travel over 16-cell tiles: ~15 row and ~15 column borders, seams too.
     assert len(crossed) >= 28
-    assert any(e["src"][1] == 4 and e["dst"][1] == 0 for e in crossed)  # across the east seam
-    assert any(e["src"][0] == 4 and e["dst"][0] == 0 for e in crossed)  # across the south seam
+    assert any(e.src[1] == 4 and e.dst[1] == 0 for e in crossed)  # across the east seam
+    assert any(e.src[0] == 4 and e.dst[0] == 0 for e in crossed)  # across the south seam
 
 
 def test_collision_loses_the_tracks(tmp_path: Path) -> None:
@@ -78,10 +79,9 @@ def test_collision_loses_the_tracks(tmp_path: Path) -> None:
     sim.post(StampPattern("block", np.ones((2, 2), np.uint8), x=30, y=30))
     sim.step(120)
     sim.close()
-    events = [json.loads(line) for line in log.read_text().splitlines()]
-    lost = [e for e in events if e["kind"] == "track_lost"]
-    assert len(lost) == 1 and lost[0]["reason"] == "collision"
-    assert lost[0]["tick"] < 80  # lost when it hits the block, ~ tick 70 (lookahead 4)
+    lost = [e for e in read_events(log) if isinstance(e, TrackLost)]
+    assert len(lost) == 1 and lost[0].reason == "collision"
+    assert lost[0].tick < 80  # lost when it hits the block, ~ tick 70 (lookahead 4)
 
 
 def test_still_lifes_keep_their_entities_and_oscillators_advance_phase() -> None:
@@ -125,7 +125,7 @@ def test_tracks_survive_a_slow_cadence(tmp_path: Path, every: int, worker: bool)
     sim.post(StampPattern("glider", GLIDER_SE, x=10, y=10))
     sim.step(200)
     sim.close()
-    kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
+    kinds = [e.kind for e in read_events(log)]
     assert kinds.count("track_born") == 1 and "track_lost" not in kinds
 
 

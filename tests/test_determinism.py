@@ -1,5 +1,8 @@
 """Determinism with every tier on: the same seed and config give the same event log, byte for
-byte, and the same final lattice and energy, run after run and on the numpy and gl backends."""
+byte, and the same final lattice and energy, run after run and on the numpy and gl backends; and
+they are what the committed fingerprints (tests/fingerprints.json) say, so a change that alters
+what a run computes fails here until the file is deliberately regenerated (tests/fingerprints.py).
+"""
 
 from __future__ import annotations
 
@@ -8,62 +11,74 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from game.config import Config, override
 from game.errors import BadInput
 from game.world import build_sim
-from tests.conftest import need
+from tests.fingerprints import (
+    WORKLOADS,
+    Outcome,
+    every_tier_config,
+    fingerprint,
+    load,
+    mismatch,
+    run_every_tier,
+)
+from tests.helpers import assert_fails_in_one_line, need_gl, read_events
 
 pytestmark = pytest.mark.integration
 
-TICKS = 120
+
+def same(a: Outcome, b: Outcome) -> bool:
+    """Whether two runs computed the same: event log bytes, final lattice and energy."""
+    return (a.events == b.events and np.array_equal(a.lattice, b.lattice)
+            and np.array_equal(a.energy, b.energy))
 
 
-def full_config(backend: str) -> Config:
-    """Shards flowing, pulses every 10 ticks, a wave: the default workload of the full bench."""
-    config = Config()
-    for key, value in (("lattice.backend", backend), ("seed", 3), ("traffic.rate", 1.0),
-                       ("pulse.enabled", True), ("pulse.adapter", "rule_persist"),
-                       ("pulse.every", 10), ("log.population_every", 10)):
-        config = override(config, key, value)
-    return config
-
-
-def run(config: Config, path: Path) -> tuple[bytes, np.ndarray, np.ndarray]:
-    sim = build_sim(config, events_path=path)
-    try:
-        sim.step(40)
-        sim.start_wave((2, 2), "rule_spark")
-        sim.inject("a memory about tides and the moon", (0, 0), (4, 3))
-        sim.step(TICKS - 40)
-        lattice, energy = sim.substrate.alive.copy(), sim.substrate.energy.copy()
-    finally:
-        sim.close()
-    return path.read_bytes(), lattice, energy
+def check_fingerprint(name: str, outcome: Outcome) -> None:
+    """``outcome`` has the committed fingerprint of workload ``name``."""
+    stored = load()
+    message = mismatch(name, stored["workloads"][name], fingerprint(outcome), stored["versions"])
+    assert message is None, message
 
 
 def test_every_tier_is_byte_identical_across_runs_and_backends(tmp_path: Path) -> None:
-    a = run(full_config("numpy"), tmp_path / "a.jsonl")
-    b = run(full_config("numpy"), tmp_path / "b.jsonl")
-    kinds = {line.split(b'"kind":"')[1].split(b'"')[0] for line in a[0].splitlines()}
-    assert {b"spawn", b"hop", b"delivered", b"pulse", b"wave_start", b"adopt"} <= kinds
-    assert a[0] == b[0]
-    assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
-    try:
-        build_sim(full_config("gl")).close()
-        gl_ok = True
-    except BadInput:
-        gl_ok = False
-    need(gl_ok, "no OpenGL 3.3 context (EGL) on this machine")
-    c = run(full_config("gl"), tmp_path / "c.jsonl")
-    assert a[0] == c[0]
-    assert np.array_equal(a[1], c[1]) and np.array_equal(a[2], c[2])
+    a = run_every_tier(tmp_path / "a.jsonl")
+    b = run_every_tier(tmp_path / "b.jsonl")
+    kinds = {event.kind for event in read_events(a.events)}
+    assert {"spawn", "hop", "delivered", "pulse", "wave_start", "adopt", "board"} <= kinds
+    assert same(a, b)
+    check_fingerprint("every-tier-5x5-120", a)
+    need_gl()
+    c = run_every_tier(tmp_path / "c.jsonl", backend="gl")
+    assert same(a, c)
+
+
+@pytest.mark.parametrize("name", ["bench-full-5x5-150", "bench-full-16x16-80"])
+def test_the_full_bench_workload_has_its_committed_fingerprint(name: str, tmp_path: Path) -> None:
+    check_fingerprint(name, WORKLOADS[name].run(tmp_path / "events.jsonl"))
 
 
 def test_a_shard_without_target_needs_the_semantic_router() -> None:
-    sim = build_sim(full_config("numpy"))
+    sim = build_sim(every_tier_config("numpy"))
     try:
         with pytest.raises(BadInput, match="needs the semantic router"):
             sim.inject("no target given", (1, 1))
         sim.step(2)  # nothing was queued: the tick runs
     finally:
         sim.close()
+
+
+def test_a_changed_fingerprint_fails_saying_how_to_regenerate_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests import fingerprints
+
+    stored = load()
+    name = "bench-full-5x5-150"
+    same_parts = {part: stored["workloads"][name][part] for part in fingerprints.PARTS}
+    assert mismatch(name, stored["workloads"][name], same_parts, stored["versions"]) is None
+    changed = {**same_parts, "lattice": "sha256:" + "0" * 64}
+    message = mismatch(name, stored["workloads"][name], changed, stored["versions"])
+    assert message is not None
+    assert f"{name} (lattice)" in message and "deliberate, reviewed commit" in message
+    assert fingerprints.REGENERATE in message
+    assert_fails_in_one_line(fingerprints.main, ["no-such-workload"], "no-such-workload", capsys)
+    assert_fails_in_one_line(fingerprints.main, ["--write", name], "--write", capsys)

@@ -11,11 +11,10 @@ import pytest
 from components.mesh import MeshCell, TileStats
 from game.backends.reference import reference_step
 from game.commands import Reseed, StampPattern
-from game.events import decode_event
 from game.rules import CONWAY
 from game.schedule import TICK_ORDER
 from game.world import build_sim
-from tests.helpers import numpy_config
+from tests.helpers import numpy_config, read_events
 
 pytestmark = pytest.mark.unit
 
@@ -68,7 +67,7 @@ def test_stamp_and_reseed_commands_apply_at_the_next_tick(tmp_path: Path) -> Non
     sim.post(Reseed(seed=5))
     sim.step()
     sim.close()
-    kinds = [decode_event(line).kind for line in log.read_bytes().splitlines()]
+    kinds = [e.kind for e in read_events(log)]
     assert kinds == ["start", "input", "stamp", "input", "reseed", "stop"]  # each input logged
 
 
@@ -87,7 +86,7 @@ def test_same_seed_same_event_log_bytes(tmp_path: Path) -> None:
     c = run_log(tmp_path, "c.jsonl", 12)
     assert a == b
     assert a != c
-    events = [decode_event(line) for line in a.splitlines()]
+    events = read_events(a)
     kinds = [e.kind for e in events]
     assert kinds[:3] == ["start", "input", "reseed"] and kinds[-1] == "stop"
     assert kinds.count("population") == 12

@@ -23,8 +23,7 @@ from game.events import (
     Stop,
     encode_event,
 )
-
-pytestmark = pytest.mark.unit
+from tests.helpers import assert_cli_fails_in_one_line
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATE = ROOT / "scripts" / "validate_event_logs.py"
@@ -83,6 +82,7 @@ def one_problem(report: Report, *needles: str) -> str:
     return text
 
 
+@pytest.mark.unit
 def test_valid_full_lifecycle() -> None:
     report = validate(lines(*full_lifecycle()), allow_in_flight=False)
     assert report.ok, messages(report)
@@ -97,11 +97,13 @@ def test_valid_full_lifecycle() -> None:
     assert "3 spawned" in summary and "no_route 1" in summary
 
 
+@pytest.mark.unit
 def test_lines_without_newlines_are_accepted() -> None:
     report = validate([encode_event(e) for e in full_lifecycle()], allow_in_flight=False)
     assert report.ok, messages(report)
 
 
+@pytest.mark.unit
 def test_torus_wrap_neighbours_accepted() -> None:
     events = [start(), spawn(1, 1, (0, 4)), hop(2, 1, (0, 4), (0, 0)), hop(3, 1, (0, 0), (4, 0)),
               Expired(tick=3, shard=1, at=(4, 0), hops=2)]
@@ -109,6 +111,7 @@ def test_torus_wrap_neighbours_accepted() -> None:
     assert report.ok, messages(report)
 
 
+@pytest.mark.unit
 def test_are_neighbours_edge_cases() -> None:
     assert are_neighbours((0, 4), (0, 0), 5, 5)
     assert are_neighbours((4, 1), (0, 1), 5, 5)
@@ -121,6 +124,7 @@ def test_are_neighbours_edge_cases() -> None:
     assert not are_neighbours((0, 0), (0, 0), 1, 1)
 
 
+@pytest.mark.unit
 def test_non_neighbour_hop() -> None:
     events = [start(), spawn(1, 1, (0, 0)), hop(2, 1, (0, 0), (1, 1)),
               Expired(tick=2, shard=1, at=(1, 1), hops=1)]
@@ -128,12 +132,14 @@ def test_non_neighbour_hop() -> None:
     assert text.startswith("3: ")
 
 
+@pytest.mark.unit
 def test_hop_along_a_one_wide_dimension() -> None:
     events = [start(1, 5), spawn(1, 1, (0, 0)), hop(2, 1, (0, 0), (0, 1)),
               hop(3, 1, (0, 1), (0, 1)), Expired(tick=3, shard=1, at=(0, 1), hops=2)]
     one_problem(validate(lines(*events), allow_in_flight=False), "4: ", "not neighbours")
 
 
+@pytest.mark.unit
 def test_hop_outside_the_mesh() -> None:
     events = [start(), spawn(1, 1, (0, 4)), hop(2, 1, (0, 4), (0, 5)),
               Expired(tick=2, shard=1, at=(0, 5), hops=1)]
@@ -141,6 +147,7 @@ def test_hop_outside_the_mesh() -> None:
     assert any("outside the 5x5 mesh" in m for m in messages(report)), messages(report)
 
 
+@pytest.mark.unit
 def test_hop_from_wrong_position() -> None:
     events = [start(), spawn(1, 1, (0, 0)), hop(2, 1, (1, 0), (2, 0)),
               Expired(tick=2, shard=1, at=(2, 0), hops=1)]
@@ -148,6 +155,7 @@ def test_hop_from_wrong_position() -> None:
                 "3: ", "from [1,0], but the shard is at [0,0]")
 
 
+@pytest.mark.unit
 def test_retry_from_wrong_position_and_attempts() -> None:
     events = [start(), spawn(1, 1, (0, 0)),
               Retry(tick=2, shard=1, from_=(0, 0), to=(0, 1), attempt=1),
@@ -162,6 +170,7 @@ def test_retry_from_wrong_position_and_attempts() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_two_terminals() -> None:
     events = [start(), spawn(1, 1, (0, 0)), Expired(tick=2, shard=1, at=(0, 0), hops=0),
               Dropped(tick=3, shard=1, at=(0, 0), reason="stalled")]
@@ -169,6 +178,7 @@ def test_two_terminals() -> None:
                 "4: ", "second terminal event for shard 1")
 
 
+@pytest.mark.unit
 def test_event_after_terminal() -> None:
     events = [start(), spawn(1, 1, (0, 0)), Expired(tick=2, shard=1, at=(0, 0), hops=0),
               hop(3, 1, (0, 0), (0, 1))]
@@ -176,11 +186,13 @@ def test_event_after_terminal() -> None:
                 "4: ", "hop: shard 1 after its terminal event")
 
 
+@pytest.mark.unit
 def test_event_of_unknown_shard() -> None:
     events = [start(), hop(3, 7, (0, 0), (0, 1))]
     one_problem(validate(lines(*events), allow_in_flight=False), "2: ", "never spawned")
 
 
+@pytest.mark.unit
 def test_missing_terminal_and_allow_in_flight() -> None:
     events = [start(), spawn(1, 1, (0, 0)), spawn(1, 2, (1, 1)), hop(2, 1, (0, 0), (0, 1)),
               Dropped(tick=2, shard=2, at=(1, 1), reason="inbox_full"), Stop(tick=2, population=1)]
@@ -193,6 +205,7 @@ def test_missing_terminal_and_allow_in_flight() -> None:
     assert "1 in flight" in relaxed.summary()
 
 
+@pytest.mark.unit
 def test_wrong_hops_count() -> None:
     events = [start(), spawn(1, 1, (0, 0)), hop(2, 1, (0, 0), (0, 1)),
               Expired(tick=3, shard=1, at=(0, 1), hops=2)]
@@ -200,6 +213,7 @@ def test_wrong_hops_count() -> None:
                 "4: ", "hops 2, but it made 1 hops")
 
 
+@pytest.mark.unit
 def test_wrong_latency() -> None:
     events = [start(), spawn(3, 1, (0, 0), (0, 1)), hop(4, 1, (0, 0), (0, 1)),
               Delivered(tick=4, shard=1, at=(0, 1), hops=1, latency=1)]
@@ -207,6 +221,7 @@ def test_wrong_latency() -> None:
                 "4: ", "latency 1, expected 2")
 
 
+@pytest.mark.unit
 def test_delivered_not_at_target() -> None:
     events = [start(), spawn(1, 1, (0, 0), (2, 2)), hop(2, 1, (0, 0), (0, 1)),
               Delivered(tick=2, shard=1, at=(0, 1), hops=1, latency=2)]
@@ -214,6 +229,7 @@ def test_delivered_not_at_target() -> None:
                 "4: ", "not at its target [2,2]")
 
 
+@pytest.mark.unit
 def test_delivered_without_target_anywhere() -> None:
     events = [start(), spawn(1, 1, (0, 0)), hop(2, 1, (0, 0), (0, 1)),
               Delivered(tick=2, shard=1, at=(0, 1), hops=1, latency=2)]
@@ -221,12 +237,14 @@ def test_delivered_without_target_anywhere() -> None:
     assert report.ok, messages(report)
 
 
+@pytest.mark.unit
 def test_terminal_not_at_current_position() -> None:
     events = [start(), spawn(1, 1, (0, 0)), Dropped(tick=2, shard=1, at=(3, 3), reason="stalled")]
     one_problem(validate(lines(*events), allow_in_flight=False),
                 "3: ", "at [3,3], but the shard is at [0,0]")
 
 
+@pytest.mark.unit
 def test_unknown_drop_reason() -> None:
     events = [start(), spawn(1, 1, (0, 0)), Dropped(tick=2, shard=1, at=(0, 0), reason="bored")]
     report = validate(lines(*events), allow_in_flight=False)
@@ -234,11 +252,13 @@ def test_unknown_drop_reason() -> None:
     assert report.dropped == {"bored": 1}
 
 
+@pytest.mark.unit
 def test_decreasing_tick() -> None:
     events = [start(), Population(tick=5, population=1), Population(tick=4, population=1)]
     one_problem(validate(lines(*events), allow_in_flight=False), "3: ", "tick 4 after tick 5")
 
 
+@pytest.mark.unit
 def test_undecodable_lines() -> None:
     good = lines(start())
     bad = [b'{"kind":"hop","shard":1,"from":[0,0],"to":[1],"tick":5}\n', b"{not json\n",
@@ -253,6 +273,7 @@ def test_undecodable_lines() -> None:
     assert all("\n" not in m for m in got)
 
 
+@pytest.mark.unit
 def test_duplicate_spawn() -> None:
     events = [start(), spawn(1, 1, (0, 0)), Expired(tick=2, shard=1, at=(0, 0), hops=0),
               spawn(3, 1, (1, 1)), spawn(3, 2, (1, 1)), spawn(3, 2, (1, 1)),
@@ -262,6 +283,7 @@ def test_duplicate_spawn() -> None:
                                 "6: spawn: shard 2 was already spawned"]
 
 
+@pytest.mark.unit
 def test_many_spawned_ids_out_of_order() -> None:
     ids = [5, 3, 4, 1, 2, 9, 7, 8, 6, 100]
     events: list[Event] = [start()]
@@ -273,6 +295,7 @@ def test_many_spawned_ids_out_of_order() -> None:
         f"spawn: shard {i} was already spawned" for i in (1, 6, 100)]
 
 
+@pytest.mark.unit
 def test_start_and_stop_placement() -> None:
     pop = Population(tick=0, population=1)
     report = validate(lines(pop, start(), start(), Stop(tick=1, population=1),
@@ -288,6 +311,7 @@ def test_start_and_stop_placement() -> None:
     one_problem(validate([], allow_in_flight=False), "1: no start event")
 
 
+@pytest.mark.unit
 def test_kind_must_be_first_key() -> None:
     raw = json.dumps({"tick": 0, "kind": "population", "population": 3}).encode()
     report = validate(lines(start()) + [raw], allow_in_flight=False)
@@ -317,6 +341,7 @@ def dumps_for(events: list[Event], ticks: range) -> list[bytes]:
     return out
 
 
+@pytest.mark.unit
 def test_replay_matches() -> None:
     events = full_lifecycle()
     report = replay_matches(dumps_for(events, range(0, 7)), lines(*events))
@@ -325,6 +350,7 @@ def test_replay_matches() -> None:
     assert report.spawned == 3
 
 
+@pytest.mark.unit
 def test_replay_detects_mismatch() -> None:
     events = full_lifecycle()
     dumps = dumps_for(events, range(0, 7))
@@ -344,6 +370,7 @@ def test_replay_detects_mismatch() -> None:
     assert "not in the dump" in report.problems[0].message
 
 
+@pytest.mark.unit
 def test_replay_reports_bad_dump_lines() -> None:
     events = full_lifecycle()
     dumps = dumps_for(events, range(0, 3))
@@ -386,12 +413,8 @@ def test_validate_cli(tmp_path: Path) -> None:
     assert out[0] == f"{bad}:2: shard 0 (spawned here) has no terminal event"
     assert out[-1] == f"{bad}: ... and 5 more"
 
-    missing = run(VALIDATE, str(tmp_path / "nope.jsonl"))
-    assert missing.returncode == 2
-    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
-    assert "nope.jsonl" in missing.stderr
-    noargs = run(VALIDATE)
-    assert noargs.returncode == 2 and noargs.stderr.count("\n") == 1
+    assert_cli_fails_in_one_line(run(VALIDATE, str(tmp_path / "nope.jsonl")), "nope.jsonl")
+    assert_cli_fails_in_one_line(run(VALIDATE))
 
 
 @pytest.mark.integration
@@ -415,8 +438,5 @@ def test_compression_cli(tmp_path: Path) -> None:
     assert f"{bad}:2: tick 1: the event log does not reproduce the dump" in mismatch.stdout
 
     missing = run(COMPRESSION, f"--baseline={tmp_path / 'nope.jsonl'}", f"--compressed={log}")
-    assert missing.returncode == 2
-    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
-    assert "nope.jsonl" in missing.stderr
-    noargs = run(COMPRESSION, f"--baseline={dumps}")
-    assert noargs.returncode == 2 and noargs.stderr.count("\n") == 1
+    assert_cli_fails_in_one_line(missing, "nope.jsonl")
+    assert_cli_fails_in_one_line(run(COMPRESSION, f"--baseline={dumps}"))

@@ -11,12 +11,12 @@ import pytest
 from game.cli import main
 from game.commands import Reseed, StampPattern
 from game.config import Config, override
+from game.events import Input
 from game.paths import ASSETS_DIR
 from game.replay import replay
 from game.rle import read_rle
 from game.world import build_sim
-
-pytestmark = pytest.mark.integration
+from tests.helpers import assert_one_line_error, need_gl, read_events
 
 
 def _logged_run(path: Path, ticks: int = 60) -> Path:
@@ -45,16 +45,17 @@ def _logged_run(path: Path, ticks: int = 60) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_a_run_with_user_commands_replays_byte_for_byte(tmp_path: Path) -> None:
     log = _logged_run(tmp_path / "run.jsonl")
-    kinds = [json.loads(line)["command"] for line in log.read_text().splitlines()
-             if '"kind":"input"' in line]
+    kinds = [e.command for e in read_events(log) if isinstance(e, Input)]
     assert sorted(kinds) == ["pulse", "reseed", "reseed", "select", "spawn", "stamp", "wave"]
     report = replay(log, "numpy")
     assert report.divergence is None
     assert report.ticks == 60 and report.inputs == 7
 
 
+@pytest.mark.integration
 def test_a_changed_line_is_the_first_divergence(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                 ) -> None:
     log = _logged_run(tmp_path / "run.jsonl", ticks=40)
@@ -72,6 +73,7 @@ def test_a_changed_line_is_the_first_divergence(tmp_path: Path, capsys: pytest.C
     assert f"first divergence at tick {event['tick']}, line {at + 1}" in out
 
 
+@pytest.mark.integration
 def test_a_killed_run_replays_up_to_its_last_whole_tick(tmp_path: Path) -> None:
     log = _logged_run(tmp_path / "run.jsonl", ticks=40)
     data = log.read_bytes()
@@ -82,6 +84,7 @@ def test_a_killed_run_replays_up_to_its_last_whole_tick(tmp_path: Path) -> None:
     assert replay(log, "numpy").divergence is None
 
 
+@pytest.mark.integration
 def test_logs_that_cannot_be_replayed_exit_2_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = tmp_path / "old.jsonl"
@@ -93,15 +96,12 @@ def test_logs_that_cannot_be_replayed_exit_2_in_one_line(
     empty.write_text("")
     for path, words in ((old, "carries no config"), (garbage, "not an event"),
                         (empty, "empty event log"), (tmp_path / "missing.jsonl", "missing")):
-        assert main(["replay", str(path), "--quiet"]) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and words in err, err
+        code = main(["replay", str(path), "--quiet"])
+        assert_one_line_error(code, capsys.readouterr().err, words)
 
 
+@pytest.mark.hardware
 def test_the_replay_runs_on_either_backend(tmp_path: Path) -> None:
+    need_gl()
     log = _logged_run(tmp_path / "run.jsonl", ticks=30)
-    try:
-        build_sim(override(Config(), "lattice.backend", "gl")).close()
-    except Exception:  # noqa: BLE001 - no GL here: the numpy replay still counts
-        pytest.skip("no OpenGL 3.3 context (EGL) on this machine")
     assert replay(log, "gl").divergence is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 from pathlib import Path
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from game.backends.reference import reference_step
+from game.cli import main
 from game.errors import BadInput, RleError, RuleError
 from game.rle import (
     LINE_LIMIT,
@@ -25,6 +28,7 @@ from game.rle import (
     write_rle,
 )
 from game.rules import CONWAY, Rule, parse_rule
+from tests.helpers import assert_one_line, assert_one_line_error, run_main, run_unprivileged
 
 pytestmark = pytest.mark.unit
 
@@ -303,9 +307,8 @@ def test_bad_input_is_a_one_line_rle_error(text: str, fragment: str) -> None:
     with pytest.raises(RleError) as info:
         parse_rle(text, "glider.rle")
     message = str(info.value)
-    assert "\n" not in message and "\r" not in message
     assert message.startswith("glider.rle: ")
-    assert fragment in message
+    assert_one_line(message, fragment)
 
 
 def test_unknown_rule_is_a_rule_error_naming_the_file() -> None:
@@ -313,14 +316,15 @@ def test_unknown_rule_is_a_rule_error_naming_the_file() -> None:
         parse_rle("x = 3, y = 3, rule = Wireworld\n3o!", "wire.rle")
     assert isinstance(info.value, BadInput)
     message = str(info.value)
-    assert message.startswith("wire.rle: line 1: ") and "Wireworld" in message
-    assert "\n" not in message
+    assert message.startswith("wire.rle: line 1: ")
+    assert_one_line(message, "Wireworld")
 
 
 def test_header_text_with_control_characters_stays_on_one_line() -> None:
     with pytest.raises(RleError) as info:
         parse_rle("x = 3, y = \x073\r\n3o!", "odd.rle")
-    assert "\n" not in str(info.value) and "\x07" not in str(info.value)
+    assert_one_line(str(info.value))
+    assert "\x07" not in str(info.value)
 
 
 def test_read_rle_file_problems(tmp_path: Path) -> None:
@@ -337,19 +341,30 @@ def test_read_rle_file_problems(tmp_path: Path) -> None:
         with pytest.raises(RleError) as info:
             read_rle(path)
         message = str(info.value)
-        assert "\n" not in message and str(path) in message and fragment in message, message
+        assert_one_line(message, str(path), fragment)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read anything")
-def test_read_rle_unreadable(tmp_path: Path) -> None:
-    path = tmp_path / "secret.rle"
-    path.write_text("x = 1, y = 1\no!")
-    path.chmod(0)
-    try:
-        with pytest.raises(RleError, match="permission denied"):
+def test_an_unreadable_pattern_is_one_line_for_read_rle_and_the_cli() -> None:
+    def case(home: Path) -> tuple[str, bool, str, int, str]:
+        path = home / "secret.rle"
+        path.write_text("x = 1, y = 1\no!")
+        path.chmod(0)
+        readable = os.access(path, os.R_OK)  # False, or the case tests nothing
+        try:
             read_rle(path)
-    finally:
-        path.chmod(0o644)
+            message = "read_rle raised nothing"
+        except RleError as err:
+            message = str(err)
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            code = run_main(main, ["ca", str(path), "--gens", "1", "--quiet",
+                                   "--out", str(home / "out.rle")])
+        return str(path), readable, message, code, stderr.getvalue()
+
+    path, readable, message, code, err = run_unprivileged(case)
+    assert not readable
+    assert_one_line(message, path, "permission denied")
+    assert_one_line_error(code, err, path, "permission denied")
 
 
 def test_read_rle_handles_bom_and_crlf(tmp_path: Path) -> None:
@@ -376,7 +391,7 @@ def test_write_rle_unwritable(tmp_path: Path) -> None:
     ]:
         with pytest.raises(RleError) as info:
             write_rle(path, cells, CONWAY)
-        assert "\n" not in str(info.value) and fragment in str(info.value)
+        assert_one_line(str(info.value), fragment)
 
 
 # -------------------------------------------------------------------------------- to_torus

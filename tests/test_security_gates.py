@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from yamale.validators import validators as v  # type: ignore[import-untyped]
 
 from game.config import Config, config_keys
 from game.paths import ROOT
+from tests.helpers import assert_fails_in_one_line
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import pip_audit_gate as gate  # noqa: E402
 
 SCHEMA = ROOT / "config" / "schema.yaml"
 DEFAULT = ROOT / "config" / "default.yaml"
@@ -189,18 +195,156 @@ def test_secret_scan_flags_a_new_secret_and_passes_clean_code(tmp_path: Path) ->
     assert _hook(tmp_path, image).returncode == 0
 
 
+# pip-audit's verdict (scripts/pip_audit_gate.py): three states, each asserted against the
+# lines this test expects, on report shapes pip-audit 2.x writes with `-f json`.
+
+def _dep(name: str, version: str = "1.0", *vulns: Mapping[str, object]) -> dict[str, object]:
+    return {"name": name, "version": version, "vulns": list(vulns)}
+
+
+def _skip(name: str, reason: str) -> dict[str, object]:
+    return {"name": name, "skip_reason": reason}
+
+
+def _report(*deps: dict[str, object]) -> str:
+    return json.dumps({"dependencies": list(deps), "fixes": []})
+
+
+NOT_ON_PYPI = "Dependency not found on PyPI and could not be audited: {} (1.0)"
+EDITABLE = _skip("cybermesh", "distribution marked as editable")
+ADVISORY = {"id": "PYSEC-2099-1", "fix_versions": ["1.1"], "aliases": ["CVE-2099-1"]}
+UNFIXED = {"id": "GHSA-xxxx-yyyy-zzzz", "fix_versions": [], "aliases": []}
+# As pip-audit 2.10 crashes on a name it cannot resolve (trimmed): the quoted source lines are
+# indented, and one of them says "timeout" without any timeout having happened.
+CONNECTION_CRASH = """Traceback (most recent call last):
+  File "pip_audit/_service/osv.py", line 70, in query
+    response: requests.Response = self.session.post(url=self.osv_url, timeout=self.timeout)
+urllib3.exceptions.NameResolutionError: HTTPSConnection(host='api.osv.dev', port=443): Failed to \
+resolve 'api.osv.dev' ([Errno -2] Name or service not known)
+
+During handling of the above exception, another exception occurred:
+
+requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.osv.dev', port=443): Max \
+retries exceeded with url: /v1/query (Caused by NameResolutionError("Failed to resolve"))
+"""
+# pip-audit's own message when its service raises a connection error: the last line is advice.
+SERVICE_UNREACHABLE = ("ERROR:pip_audit._cli:Could not connect to PyPI's vulnerability feed\n"
+                       "ERROR:pip_audit._cli:Tip: your network may be blocking this service. "
+                       "Try another service with `-s SERVICE`\n")
+READ_TIMEOUT = ("requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='pypi.org', "
+                "port=443): Read timed out. (read timeout=15)\n")
+OTHER_CRASH = "Traceback (most recent call last):\n  File \"x.py\", line 1\nKeyError: 'version'\n"
+
+
+@pytest.mark.unit
+def test_pip_audit_complete_clean_audit_passes() -> None:
+    verdict = gate.judge(_report(_dep("ok"), _dep("fine", "2.0"), EDITABLE), 0,
+                         "No known vulnerabilities found\n")
+    assert verdict.state == 0
+    assert verdict.lines == ("pip-audit: AUDITED CLEAN: 2 of 2 dependencies audited, no known "
+                             "vulnerabilities (editable, not audited: cybermesh)",)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("report", "rc", "lines"), [
+    (_report(_dep("evil", "1.0", ADVISORY), _dep("ok")), 1, [
+        "pip-audit: evil 1.0: PYSEC-2099-1 (CVE-2099-1) fixed in 1.1",
+        "pip-audit: FINDING: 1 known vulnerability in evil 1.0; 2 of 2 dependencies audited"]),
+    # A partial audit with a finding is a finding, and two advisories are both named.
+    (_report(_dep("evil", "1.0", ADVISORY, UNFIXED), _skip("gone", NOT_ON_PYPI.format("gone"))),
+     1, ["pip-audit: evil 1.0: PYSEC-2099-1 (CVE-2099-1) fixed in 1.1; GHSA-xxxx-yyyy-zzzz no "
+         "fix yet",
+         "pip-audit: FINDING: 2 known vulnerabilities in evil 1.0; 1 of 2 dependencies audited "
+         "(a partial audit)"]),
+    # Whatever pip-audit's own status, a reported vulnerability fails the gate.
+    (_report(_dep("evil", "3", UNFIXED)), 0, [
+        "pip-audit: evil 3: GHSA-xxxx-yyyy-zzzz no fix yet",
+        "pip-audit: FINDING: 1 known vulnerability in evil 3; 1 of 1 dependencies audited"]),
+], ids=["complete", "partial", "exit-0"])
+def test_pip_audit_finding_fails_naming_package_version_and_advisories(
+        report: str, rc: int, lines: list[str]) -> None:
+    verdict = gate.judge(report, rc, "")
+    assert verdict.state == 1
+    assert list(verdict.lines) == lines
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("report", "rc", "stderr", "summary"), [
+    ("", 124, "", "(timeout): exit 124; no output on stderr"),
+    ("", 137, "", "(timeout): exit 137"),
+    ("", 1, READ_TIMEOUT, "(timeout): exit 1; requests.exceptions.ReadTimeout"),
+    ("", 1, CONNECTION_CRASH,
+     "(vulnerability database unreachable): exit 1; requests.exceptions.ConnectionError"),
+    ("", 1, SERVICE_UNREACHABLE,
+     "(vulnerability database unreachable): exit 1; ERROR:pip_audit._cli:Tip: your network"),
+    (_report(_dep("ok"), _skip("a", NOT_ON_PYPI.format("a")), _skip("b", NOT_ON_PYPI.format("b"))),
+     0, "", "(partial audit): 1 of 3 dependencies audited; 2 skipped (a, b): Dependency not "
+            "found on PyPI and could not be audited"),
+    (_report(_dep("ok"), _skip("local", "could not be resolved")),
+     0, "", "(partial audit): 1 of 2 dependencies audited; 1 skipped (local): could not be "
+            "resolved"),
+    (_report(*[_skip(n, NOT_ON_PYPI.format(n)) for n in "abcdefg"], EDITABLE), 0, "",
+     "(vulnerability database unreachable): 0 of 7 dependencies audited; 7 skipped (a, b, c, d, "
+     "e +2 more): Dependency not found on PyPI and could not be audited"),
+    (_report(_skip("a", "no such thing")), 0, "",
+     "(partial audit): 0 of 1 dependencies audited; 1 skipped (a): no such thing"),
+    (_report(), 0, "", "(empty dependency list): pip-audit listed no dependency to audit"),
+    (_report(EDITABLE), 0, "", "(empty dependency list)"),
+    ("", 1, OTHER_CRASH, "(crash): exit 1; KeyError: 'version'"),
+    ("", 2, "", "(crash): exit 2; no output on stderr"),
+    # pip-audit said it failed though its report is clean: not a pass.
+    (_report(_dep("ok")), 1, "boom\n", "(crash): exit 1; boom"),
+    ("", 0, "", "(report not recognised): empty report"),
+    ("[]", 0, "", "(report not recognised): no 'dependencies' list"),
+    ('{"dependencies": [{"name": "x", "vulns": []}]}', 0, "",
+     "(report not recognised): an entry without a 'version' string"),
+    ('{"dependencies": [{"name": "x", "version": "1", "vulns": [{}]}]}', 0, "",
+     "(report not recognised): x: no 'vulns' list of advisories with an 'id'"),
+    ('{"dependencies": [{"name": "x", "version": "1"}]}', 0, "",
+     "(report not recognised): x: no 'vulns' list"),
+], ids=["timeout", "timeout-killed", "read-timeout", "connection-crash", "service-unreachable",
+        "partial-1-of-3", "partial-other-reason", "every-package-skipped", "all-skipped-other",
+        "empty-dependency-list", "only-the-editable-project", "crash", "crash-silent",
+        "exit-1-clean-report", "empty-report", "not-an-object", "no-version", "advisory-no-id",
+        "no-vulns"])
+def test_pip_audit_not_audited_is_never_a_pass(report: str, rc: int, stderr: str,
+                                               summary: str) -> None:
+    verdict = gate.judge(report, rc, stderr)
+    assert verdict.state == 3, verdict
+    (line,) = verdict.lines
+    assert line.startswith("pip-audit: NOT AUDITED " + summary), line
+    assert "AUDITED CLEAN" not in line and "no known vulnerabilities" not in line
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "usage: pip_audit_gate.py REPORT.json EXIT_STATUS STDERR_FILE"),
+    (["r.json", "one", "err"], "usage:"),
+    (["/nonexistent/r.json", "0", "/nonexistent/err"], "cannot read /nonexistent/r.json"),
+])
+def test_pip_audit_gate_bad_arguments_fail_in_one_line(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert_fails_in_one_line(gate.main, argv, message, capsys)
+
+
 FAKE_AUDIT = """#!{python}
-import json, sys
+import json, sys, time
 mode = {mode!r}
 if mode == "offline":
     sys.stderr.write("Traceback...\\nrequests.exceptions.ConnectionError: Max retries exceeded\\n")
     sys.exit(1)
+if mode == "hang":
+    time.sleep(60)
 out = sys.argv[sys.argv.index("-o") + 1]
+skip = "Dependency not found on PyPI and could not be audited: {{}} (1.0)"
 deps = {{
     "vulnerable": [{{"name": "evil", "version": "1.0", "vulns": [
         {{"id": "PYSEC-0000-1", "fix_versions": ["1.1"]}}]}}, {{"name": "ok", "version": "2",
         "vulns": []}}],
-    "unreachable": [{{"name": n, "skip_reason": "Dependency not found on PyPI"}} for n in "ab"],
+    "unreachable": [{{"name": n, "skip_reason": skip.format(n)}} for n in "ab"],
+    "partial": [{{"name": "ok", "version": "2", "vulns": []}}] + [
+        {{"name": n, "skip_reason": skip.format(n)}} for n in "ab"],
+    "empty": [],
     "clean": [{{"name": "ok", "version": "2", "vulns": []}}],
 }}[mode]
 json.dump({{"dependencies": deps, "fixes": []}}, open(out, "w"))
@@ -208,25 +352,45 @@ sys.exit(1 if mode == "vulnerable" else 0)
 """
 
 
+@pytest.fixture
+def make() -> str:
+    """Path of make: the project is set up and tested through it, so it is never skipped."""
+    path = shutil.which("make")
+    assert path is not None, ("make is not installed: the project is set up and tested through "
+                              "make (Debian package make)")
+    return path
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize(("mode", "code", "line"), [
-    ("vulnerable", 2, "pip-audit: evil 1.0: PYSEC-0000-1 (fixed in: 1.1)"),
-    ("unreachable", 0, "pip-audit: vulnerability database unreachable, 0 of 2 packages audited"),
-    ("offline", 0, "pip-audit: vulnerability database unreachable, nothing audited"),
-    ("clean", 0, "pip-audit: 1 of 1 packages audited, no known vulnerabilities"),
-])
-def test_pip_audit_fails_only_on_a_real_finding(mode: str, code: int, line: str,
-                                                tmp_path: Path) -> None:
-    make = shutil.which("make")
-    if make is None:
-        pytest.skip("make not installed")
+@pytest.mark.parametrize(("mode", "strict", "code", "line"), [
+    ("vulnerable", "0", 2, "pip-audit: FINDING: 1 known vulnerability in evil 1.0; 2 of 2"),
+    ("unreachable", "0", 0, "pip-audit: NOT AUDITED (vulnerability database unreachable): 0 of 2"),
+    ("unreachable", "1", 2, "pip-audit: NOT AUDITED (vulnerability database unreachable): 0 of 2"),
+    ("offline", "0", 0, "pip-audit: NOT AUDITED (vulnerability database unreachable): exit 1; "
+                        "requests.exceptions.ConnectionError"),
+    ("partial", "0", 0, "pip-audit: NOT AUDITED (partial audit): 1 of 3 dependencies audited"),
+    ("empty", "0", 0, "pip-audit: NOT AUDITED (empty dependency list)"),
+    ("empty", "1", 2, "pip-audit: NOT AUDITED (empty dependency list)"),
+    ("hang", "0", 0, "pip-audit: NOT AUDITED (timeout): exit 124"),
+    ("clean", "1", 0, "pip-audit: AUDITED CLEAN: 1 of 1 dependencies audited, no known "
+                      "vulnerabilities"),
+], ids=["finding", "unreachable", "unreachable-strict", "connection-crash", "partial", "empty",
+        "empty-strict", "timeout", "clean"])
+def test_make_audit_fails_on_a_finding_and_reports_not_audited(
+        make: str, mode: str, strict: str, code: int, line: str, tmp_path: Path) -> None:
     fake = tmp_path / "pip-audit"
     fake.write_text(FAKE_AUDIT.format(python=sys.executable, mode=mode))
     fake.chmod(0o755)
-    # -o: the venv is set up already; never reinstall it from a test.
+    # -o: the venv is set up already; never reinstall it from a test. Only the hanging fake
+    # gets a short limit, so that a slow start of the others is never read as a timeout.
+    limit = ["AUDIT_TIMEOUT=2"] if mode == "hang" else []
     result = subprocess.run(
-        [make, "-s", "-o", ".venv/.installed", "audit", f"PIP_AUDIT={fake}"],
+        [make, "-s", "-o", ".venv/.installed", "audit", f"PIP_AUDIT={fake}",
+         f"AUDIT_STRICT={strict}", *limit],
         capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ})
     assert result.returncode == code, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(line), result.stdout
+    assert lines[-1].startswith(line), result.stdout
+    # make names the recipe's own status: 1 for a finding, 3 for NOT AUDITED under AUDIT_STRICT.
+    if code:
+        assert f"Error {1 if mode == 'vulnerable' else 3}" in result.stderr, result.stderr

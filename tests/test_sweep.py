@@ -26,7 +26,7 @@ from game.sweep.run import run_sweep
 from game.sweep.scenarios import SCENARIOS
 from game.sweep.spec import load_plan
 from tests.conftest import need
-from tests.test_cli import ENV, assert_one_line_error, cli, free_port
+from tests.helpers import ENV, assert_cli_fails_in_one_line, cli, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -226,8 +226,8 @@ def test_a_bad_spec_exits_2_with_one_line(tmp_path: Path, case: str,
         path.write_text("scenario: soup\nseeds: [0, 1\n")
     else:
         path = tmp_path / "missing.yaml"
-    assert_one_line_error(cli("sweep", str(path), "--out", str(tmp_path / "out")),
-                          str(path), *words)
+    assert_cli_fails_in_one_line(cli("sweep", str(path), "--out", str(tmp_path / "out")),
+                                 str(path), *words)
     assert not (tmp_path / "out").exists()
 
 
@@ -264,18 +264,18 @@ def test_spec_problems_are_named_in_one_line(tmp_path: Path, changes: dict[str, 
 def test_an_existing_table_needs_resume_and_the_same_spec(bench: Path, tmp_path: Path) -> None:
     out = bench / "out" / "workers-1"
     result = cli("sweep", str(bench / "small.yaml"), "--out", str(out))
-    assert_one_line_error(result, "holds a sweep already (12 runs)", "--resume")
+    assert_cli_fails_in_one_line(result, "holds a sweep already (12 runs)", "--resume")
     other = write_spec(tmp_path, "other.yaml", seeds=3)
-    assert_one_line_error(cli("sweep", str(other), "--out", str(out), "--resume"),
-                          "are not runs of this spec")
-    assert_one_line_error(cli("sweep"), "name a SPEC.yaml")
+    assert_cli_fails_in_one_line(cli("sweep", str(other), "--out", str(out), "--resume"),
+                                 "are not runs of this spec")
+    assert_cli_fails_in_one_line(cli("sweep"), "name a SPEC.yaml")
 
 
 def test_an_unreachable_ray_cluster_is_one_line(bench: Path, tmp_path: Path) -> None:
     port = free_port()  # nothing listens there once the probe socket is closed
     result = cli("sweep", str(bench / "small.yaml"), "--ray", f"127.0.0.1:{port}", "--out",
                  str(tmp_path / "out"))
-    assert_one_line_error(result, f"--ray 127.0.0.1:{port}: nothing answers there")
+    assert_cli_fails_in_one_line(result, f"--ray 127.0.0.1:{port}: nothing answers there")
     assert not (tmp_path / "out").exists()
 
 

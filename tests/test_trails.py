@@ -14,6 +14,7 @@ from game.topology import neighbours
 from game.trails import Wires
 
 
+@pytest.mark.unit
 def test_every_link_has_a_straight_wire_between_tile_centres() -> None:
     rows, cols, tile = 5, 5, 16
     wires = Wires(rows, cols, tile)
@@ -34,6 +35,7 @@ def test_every_link_has_a_straight_wire_between_tile_centres() -> None:
         assert not centres & set(wire.tolist())
 
 
+@pytest.mark.unit
 def test_levels_match_one_link_at_a_time() -> None:
     wires = Wires(3, 4, 8)
     energy = np.random.default_rng(1).random((24, 32)).astype(np.float32)
@@ -41,6 +43,7 @@ def test_levels_match_one_link_at_a_time() -> None:
         assert level == pytest.approx(wires.level(energy, a, b), rel=1e-6)
 
 
+@pytest.mark.unit
 def test_hints_read_levels_and_onward_trails_like_one_link_at_a_time() -> None:
     from game.routers import Hints
 
@@ -62,6 +65,7 @@ def test_hints_read_levels_and_onward_trails_like_one_link_at_a_time() -> None:
         wires.level(energy, (0, 0), (0, 1)), rel=1e-5)
 
 
+@pytest.mark.unit
 def test_hinted_search_passes_a_dead_end_for_the_trail_that_leads_on() -> None:
     """At (2, 2) the strongest link leads into (2, 1), where trails end; (1, 2)'s leads on."""
     from components.shard import Shard
@@ -150,6 +154,7 @@ def test_hops_leave_trails_and_only_good_deliveries_reinforce() -> None:
     sim.close()
 
 
+@pytest.mark.unit
 def test_validator_flags_a_shard_that_revisits_a_bot() -> None:
     start = Start(tick=0, seed=0, rule="B3/S23", width=80, height=80, mesh_rows=5, mesh_cols=5,
                   tile=16, population=0)

@@ -30,6 +30,7 @@ from game.render import OBJECT_BOX, Camera, Renderer, Scene
 from game.view import HUD_PAD, KEYS, Viewer, help_lines
 from systems.mirror import BotView
 from tests.conftest import need
+from tests.helpers import open_gl_context
 from tests.webrun import get_json, reference_lattice, wait_for
 from tests.xvfb import Display, crop, virtual_display, xvfb_available
 
@@ -53,9 +54,7 @@ def lattice_from_pixels(image: Image, camera: Camera, screen: tuple[int, int],
 
 @pytest.fixture
 def gl() -> Iterator[Any]:
-    from game.glcontext import create_headless_context
-
-    ctx = create_headless_context()
+    ctx = open_gl_context()
     with ctx:
         yield ctx
     ctx.release()
@@ -248,7 +247,6 @@ def fitted_camera() -> Camera:
     return camera
 
 
-@pytest.mark.integration
 @pytest.mark.hardware
 def test_keys_pause_step_resume_and_change_the_rate(tmp_path: Path) -> None:
     need(xvfb_available(), "Xvfb and xdotool are not installed")
@@ -280,7 +278,6 @@ def test_keys_pause_step_resume_and_change_the_rate(tmp_path: Path) -> None:
     assert '"kind":"stop"' in last
 
 
-@pytest.mark.integration
 @pytest.mark.hardware
 def test_window_shows_the_lattice_and_overlays_toggle(tmp_path: Path) -> None:
     need(xvfb_available(), "Xvfb and xdotool are not installed")

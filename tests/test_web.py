@@ -23,6 +23,7 @@ import pytest
 from components.shard import Shard
 from game.bench_web import stalled_client
 from game.serve import LiveRun
+from tests.helpers import read_events
 from tests.webrun import TOKEN, get_json, reference_lattice, serving, wait_for, web_config
 from web.client import MirrorView, decode
 from web.frames import Ack, Error, Frame, Hello
@@ -114,6 +115,7 @@ async def connect(session: aiohttp.ClientSession, url: str, **kw: Any) -> Conn:
     return conn
 
 
+@pytest.mark.integration
 def test_frames_rebuild_the_lattice_the_backend_has_at_their_tick() -> None:
     config = web_config(seed=3, tick_rate=60.0)
 
@@ -132,6 +134,7 @@ def test_frames_rebuild_the_lattice_the_backend_has_at_their_tick() -> None:
     client_test(config, scenario)
 
 
+@pytest.mark.integration
 def test_frames_carry_bots_shards_energy_and_the_events_of_their_ticks(tmp_path: Path) -> None:
     config = web_config(seed=1, tick_rate=30.0, traffic__rate=1.0)
     events = tmp_path / "events.jsonl"
@@ -160,6 +163,7 @@ def test_frames_carry_bots_shards_energy_and_the_events_of_their_ticks(tmp_path:
     assert frame.tick >= reseed.tick
 
 
+@pytest.mark.integration
 def test_control_needs_the_token_and_bad_messages_change_nothing() -> None:
     config = web_config(seed=2, tick_rate=30.0, serve__max_message=512)
 
@@ -218,6 +222,7 @@ def test_control_needs_the_token_and_bad_messages_change_nothing() -> None:
     client_test(config, scenario)
 
 
+@pytest.mark.integration
 def test_origin_check_refuses_other_sites() -> None:
     with serving(web_config(serve__origins=["http://trusted.example"])) as run:
         assert run.url is not None
@@ -236,6 +241,7 @@ def test_origin_check_refuses_other_sites() -> None:
         run_async(scenario())
 
 
+@pytest.mark.integration
 def test_a_stalled_client_is_skipped_and_dropped_while_others_get_every_frame() -> None:
     config = web_config(seed=4, tick_rate=60.0, serve__heartbeat=1.0, serve__fps=60.0)
     with serving(config) as run:
@@ -270,6 +276,7 @@ def test_a_stalled_client_is_skipped_and_dropped_while_others_get_every_frame() 
         assert get_json(url + "/healthz")["status"] == "ok"
 
 
+@pytest.mark.integration
 def test_pulse_and_wave_over_the_socket() -> None:
     config = web_config(seed=5, tick_rate=30.0, pulse__enabled=True)
 
@@ -291,6 +298,7 @@ def test_pulse_and_wave_over_the_socket() -> None:
     client_test(config, scenario)
 
 
+@pytest.mark.integration
 def test_serve_sigterm_sends_close_frames_and_flushes_the_log(tmp_path: Path) -> None:
     events = tmp_path / "e.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "game.cli", "serve", "--port", "0",
@@ -314,13 +322,13 @@ def test_serve_sigterm_sends_close_frames_and_flushes_the_log(tmp_path: Path) ->
 
         assert run_async(scenario()) == 1001
         assert proc.wait(timeout=10) == 0
-        last = json.loads(events.read_text().splitlines()[-1])
-        assert last["kind"] == "stop"
+        assert read_events(events)[-1].kind == "stop"
     finally:
         if proc.poll() is None:
             proc.kill()
 
 
+@pytest.mark.unit
 def test_a_client_that_falls_behind_skips_to_a_keyframe_and_still_decodes() -> None:
     from game.loop import FixedStepLoop
     from game.world import build_sim
@@ -358,6 +366,7 @@ def test_a_client_that_falls_behind_skips_to_a_keyframe_and_still_decodes() -> N
         sim.close()
 
 
+@pytest.mark.unit
 def test_frames_replaced_before_the_server_took_them_pass_their_events_on() -> None:
     from game.world import build_sim
 
@@ -381,24 +390,39 @@ def test_frames_replaced_before_the_server_took_them_pass_their_events_on() -> N
         sim.close()
 
 
+@pytest.mark.integration
 def test_a_paused_run_still_sends_a_keyframe_a_second_and_one_to_each_newcomer() -> None:
+    """Paused, keyframes keep their period (``serve.keyframe_every``, a timer: judged against
+    it on the server's own send stamps, not the test's clock); a newcomer gets its keyframe on
+    joining, before the next periodic one (by sequence number, not by a time limit)."""
+    config = web_config(seed=3, tick_rate=30.0)
+    every = config.serve.keyframe_every
+
+    def keys(frames: list[Frame]) -> list[Frame]:
+        return [f for f in frames if f.key]
+
     async def scenario(run: LiveRun, conn: Conn, session: aiohttp.ClientSession) -> None:
         tick = await pause_and_catch_up(conn, run, 5)
         seen = len(conn.frames)
-        t0 = time.monotonic()
+        await conn.until(lambda: len(keys(conn.frames[seen:])) == 1)  # join just after one
         newcomer = await connect(session, conn.url)
-        await newcomer.until(lambda: newcomer.view.keyframes == 1, timeout=0.5)
-        assert newcomer.view.tick == tick and time.monotonic() - t0 < 0.5
+        await newcomer.until(lambda: newcomer.view.keyframes == 1)
+        joined = newcomer.frames[0]
+        assert joined.key and joined.tick == tick
         assert np.array_equal(newcomer.view.cells(), conn.view.cells())
-        await conn.until(lambda: time.monotonic() - t0 > 2.5)
+        await conn.until(lambda: len(keys(conn.frames[seen:])) == 4)
         quiet = conn.frames[seen:]
         assert {f.tick for f in quiet} == {tick} and all(not f.events for f in quiet)
-        assert 2 <= sum(f.key for f in quiet) <= 5  # about one a second (and joins)
+        periodic = keys(quiet)
+        assert joined.seq < periodic[1].seq  # on joining, not on the period
+        spacing = np.diff([f.sent_at for f in periodic]) / 1e3
+        assert all(0.5 * every <= s <= 2 * every for s in spacing), spacing
         assert conn.view.gaps == 0 and conn.view.broken == 0
 
-    client_test(web_config(seed=3, tick_rate=30.0), scenario)
+    client_test(config, scenario)
 
 
+@pytest.mark.unit
 def test_block_means_add_in_reduceats_order_bit_for_bit() -> None:
     from systems.mirror import block_means
 
@@ -415,6 +439,7 @@ def test_block_means_add_in_reduceats_order_bit_for_bit() -> None:
         assert np.array_equal(block_means(field), sums / counts), shape
 
 
+@pytest.mark.unit
 def test_a_frame_read_later_still_shows_its_own_tick() -> None:
     from components.mesh import MeshCell, TileStats
     from game.world import build_sim
