@@ -41,6 +41,8 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/flake8 $(CODE)
+	# The import contracts of .importlinter: the layers, independent systems, no cycles.
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 type: setup
 	$(VENV)/bin/mypy --strict $(CODE)

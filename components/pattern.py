@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: A diagonal heading by the signs of its steps (x, y), y growing downwards: (1, -1) is NE.
 DIRECTIONS = {(1, -1): "NE", (-1, -1): "NW", (1, 1): "SE", (-1, 1): "SW"}
 
 

@@ -8,7 +8,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-Cell = tuple[int, int]
+from game.cells import Cell
+
 Transport = Literal["link", "glider"]
 Payload = Literal["memory", "adapter"]
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from game.backends import LifeBackend, make_backend
 from game.config import Config
-from game.errors import BadInput
+from game.errors import BadInput, one_line
 from game.files import write_bytes
 from game.rules import CONWAY
 
@@ -154,7 +154,7 @@ def race_golly(seed: int, size: int = 1024, gens: int = 1000, repeats: int = 5) 
         soup = (np.random.default_rng(seed).random((size, size)) < 0.5).astype(np.uint8)
         src = d / "soup.rle"
         write_rle(src, soup, CONWAY, torus=(size, size))
-        ours_cmd = [sys.executable, "-m", "game.cli", "ca", str(src), "--gens", str(gens),
+        ours_cmd = [sys.executable, "-m", "game.app.cli", "ca", str(src), "--gens", str(gens),
                     "--backend", "numpy", "--out", str(d / "ours.rle"), "--quiet"]
         golly_cmd = [bgolly, "-q", "-q", "-a", "QuickLife", "-m", str(gens),
                      "-o", str(d / "golly.rle"), str(src)]
@@ -285,8 +285,8 @@ def inline_detect(config: Config) -> Config:
 
 def _detect_ticks(config: Config, cells: np.ndarray, ticks: int) -> list[float]:
     """Per-tick milliseconds of the detect system on ``cells`` (after a warm-up census)."""
+    from game.app.build import build_sim
     from game.config import override
-    from game.world import build_sim
 
     n = cells.shape[0]
     cfg = override(config, "mesh.rows", n // 16)
@@ -351,10 +351,10 @@ def track_error(config: Config, ticks: int = 1000) -> Report:
     import esper
 
     from components.pattern import GliderTrack
-    from game.commands import StampPattern
+    from game.app.build import build_sim
     from game.config import override
+    from game.engine.commands import StampPattern
     from game.patterns.islands import _unwrap
-    from game.world import build_sim
 
     cfg = override(override(config, "lattice.soup_density", 0.0), "lattice.backend", "numpy")
     sim = build_sim(inline_detect(cfg))
@@ -525,7 +525,7 @@ def run_all(args: argparse.Namespace, config: Config, progress: Progress,
                                        _prefixed(progress, f"all: {name}: "))
         except Exception as err:  # noqa: BLE001 - one scenario's failure must not stop the rest
             entry["status"] = "error"
-            entry["error"] = f"{type(err).__name__}: {' '.join(str(err).splitlines())}"
+            entry["error"] = one_line(f"{type(err).__name__}: {err}")
         entry["seconds"] = time.perf_counter() - t0
         print(f"== {name} ({entry['seconds']:.1f} s) ==")
         if entry["result"] is not None:

@@ -19,10 +19,10 @@ import numpy as np
 
 from game.bench import _pct
 from game.bench_routing import Ledger, Progress, Report, to_most_similar, watched_sim
-from game.commands import SpawnShard
 from game.config import Config, override
+from game.engine.commands import SpawnShard
+from game.engine.world import Purpose, stream
 from game.shardnet import ShardNet
-from game.world import stream
 
 
 def skewed(net: ShardNet, rng: np.random.Generator, popular: list[tuple[int, int]],
@@ -52,7 +52,8 @@ class _Arm:
         net = self.sim.net
         assert net is not None
         self.net = net
-        self.rng = stream(cfg.seed, 5)  # the same seed on both sides: the same shards
+        # The same seed on both sides: the same shards.
+        self.rng = stream(cfg.seed, Purpose.SKEWED_TRAFFIC)
         live = net.live()
         self.popular = ([live[i] for i in self.rng.choice(len(live), 3, replace=False)]
                         if skew else [])

@@ -34,12 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from game.app.build import build_sim
 from game.bench import _pct
 from game.bench_routing import Progress, Report, print_soak, soak
 from game.config import Config, override
-from game.events import Delivered, Dropped, Event, Expired, Spawn
+from game.engine.events import Delivered, Dropped, Event, Expired, Spawn
+from game.engine.world import Purpose, Sim, settle_heap, stream
 from game.traffic import Traffic, uniform_spawns
-from game.world import Sim, build_sim, settle_heap, stream
 
 #: Ticks between LoRA waves (each from a seeded random live bot, with a random resident adapter).
 WAVE_EVERY = 100
@@ -60,9 +61,6 @@ SCALING_SHARDS: tuple[int, ...] = (0, 250, 1000)
 BUDGET_MS = 5.0
 #: RSS is sampled (psutil) every this many ticks, warm-up included, outside the timed step.
 RSS_EVERY = 10
-#: The random streams of the run's seed this bench draws from (see game.world.stream): the
-#: topped-up traffic uses the traffic stream, the waves their own.
-TRAFFIC_STREAM, WAVE_STREAM = 3, 8
 
 
 def full_config(config: Config, args: argparse.Namespace) -> Config:
@@ -145,7 +143,7 @@ class TopUp(Traffic):
     def __init__(self, sim: Sim, target: int, fates: Fates) -> None:
         assert sim.net is not None
         semantic = sim.config.route.router == "semantic"
-        super().__init__(sim.net, 0.0, semantic, stream(sim.config.seed, TRAFFIC_STREAM))
+        super().__init__(sim.net, 0.0, semantic, stream(sim.config.seed, Purpose.TRAFFIC))
         self.target = target
         self.fates = fates
 
@@ -159,7 +157,7 @@ class Waves:
     """Starts a LoRA wave every ``every`` ticks.
 
     From a seeded random live bot, with a random resident adapter; both drawn from the run's
-    own stream (:data:`WAVE_STREAM`).
+    own stream (:attr:`~game.engine.world.Purpose.WAVES`).
     """
 
     def __init__(self, sim: Sim, every: int) -> None:
@@ -167,7 +165,7 @@ class Waves:
 
         self.sim = sim
         self.every = every
-        self.rng = stream(sim.config.seed, WAVE_STREAM)
+        self.rng = stream(sim.config.seed, Purpose.WAVES)
         pulse = sim.schedule.get("pulse")
         self.adapters = sorted(pulse.model.names) if isinstance(pulse, PulseSystem) else []
         self.started = 0
@@ -260,7 +258,7 @@ def run_full(cfg: Config, *, ticks: int, warmup: int, shards: int | None = None,
     import psutil
     import torch
 
-    from game.schedule import TICK_ORDER
+    from game.engine.schedule import TICK_ORDER
     from systems.input import InputSystem
 
     proc = psutil.Process()

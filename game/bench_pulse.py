@@ -39,8 +39,8 @@ ACTIVITY_WINDOW = 50
 
 def run_soup(cfg: Config, seed: int, ticks: int, mode: str) -> dict[str, float]:
     """One soup for ``ticks`` ticks with pulse mode ``none``, ``random`` or an adapter name."""
+    from game.app.build import build_sim
     from game.pulse import settled
-    from game.world import build_sim
 
     cfg = override(cfg, "seed", seed)
     if mode == "none":
@@ -132,8 +132,8 @@ def one_pulse(cfg: Config, seeds: range, mode: str, settle: int = 150,
     """
     import torch
 
+    from game.app.build import build_sim
     from game.pulse import settled
-    from game.world import build_sim
 
     births, still = [], []
     cfg = override(cfg, "pulse.every", 0)
@@ -167,9 +167,9 @@ def wave(cfg: Config, origin: tuple[int, int] = (2, 2), adapter: str = RESIDENT,
     import tempfile
     from pathlib import Path
 
-    from game.events import Adopt, WaveStart, decode_event
+    from game.app.build import build_sim
+    from game.engine.events import Adopt, WaveStart, decode_event
     from game.topology import torus_distance
-    from game.world import build_sim
 
     cfg = override(override(cfg, "pulse.every", 0), "pulse.adapter", "")
     with tempfile.TemporaryDirectory() as tmp:

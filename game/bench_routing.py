@@ -20,13 +20,15 @@ import msgspec
 import numpy as np
 
 from components.shard import Shard
+from game.app.build import build_sim
 from game.bench import _pct
+from game.cells import Cell
 from game.config import Config, override
-from game.events import Delivered, Dropped, Event, Expired, Spawn
+from game.engine.events import Delivered, Dropped, Event, Expired, Spawn
+from game.engine.world import Purpose, Sim, stream
 from game.files import open_for_writing
 from game.shardnet import ShardNet
-from game.topology import Cell, mean_distance, torus_distance
-from game.world import Sim, build_sim, stream
+from game.topology import mean_distance, torus_distance
 from systems.energy import tile_means
 
 Report = dict[str, Any]
@@ -150,7 +152,7 @@ def run_burst(
         assert net is not None
         sim.step(warm)
         semantic = cfg.route.router == "semantic"
-        for spawn in uniform_spawns(net, count, semantic, stream(cfg.seed, 3)):
+        for spawn in uniform_spawns(net, count, semantic, stream(cfg.seed, Purpose.TRAFFIC)):
             sim.post(spawn)
         sim.schedule.record_history()
         dumper = StateDumps(dump_file) if dump_file is not None else None
@@ -259,7 +261,7 @@ def single_shard_median(cfg: Config) -> float:
     Every (source, target) pair of live bots is sent alone, one after the other (for the
     semantic router: every live source with 8 held-out texts spread over the corpus).
     """
-    from game.commands import SpawnShard
+    from game.engine.commands import SpawnShard
 
     sim, ledger = watched_sim(cfg)
     try:
@@ -386,7 +388,7 @@ def burst_recovery(cfg: Config, burst: int = 1024, probe_rate: float = 0.5,
             burst_ids: set[int] = set()
             if with_burst:
                 semantic = cfg.route.router == "semantic"
-                for spawn in uniform_spawns(net, burst, semantic, stream(cfg.seed, 4)):
+                for spawn in uniform_spawns(net, burst, semantic, stream(cfg.seed, Purpose.BURST)):
                     sim.post(spawn)
                 burst_ids = set(range(first, first + burst))  # commands get ids before traffic
             sim.step(ticks)

@@ -1,9 +1,9 @@
 """``cybermesh bench --scenario view``: the viewer's render time per frame.
 
-The viewer's :class:`game.view.Picture` draws into an offscreen framebuffer of a window's size
-on the same OpenGL as the window would use (llvmpipe here), every overlay on, while the run
-ticks at its set rate in the same loop, as in ``cybermesh view``. Frames are paced at 60 Hz
-like a vsynced display. Per lattice size it reports the render time (CPU wall time of texture
+The viewer's :class:`game.viewer.view.Picture` draws into an offscreen framebuffer of a
+window's size on the same OpenGL as the window would use (llvmpipe here), every overlay on, while
+the run ticks at its set rate in the same loop, as in ``cybermesh view``. Frames are paced at
+60 Hz like a vsynced display. Per lattice size it reports the render time (CPU wall time of texture
 uploads, draw calls and ``glFinish``: on a software renderer that is the rasterising) and the
 GL timer query's figure, the tick time in the same frames, and the tick rate reached.
 """
@@ -45,8 +45,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 def _measure(ctx: moderngl.Context, fbo: moderngl.Framebuffer, query: moderngl.Query,
              cfg: Config, name: str, seconds: float) -> dict[str, Any]:
     """Tick and draw one case for ``seconds``, paced at 60 Hz."""
-    from game.serve import LiveRun
-    from game.view import Picture
+    from game.app.serve import LiveRun
+    from game.viewer.view import Picture
 
     # The context is entered around the drawing only: the gl backend enters it for each of its
     # own calls, and glcontext's ``with`` does not nest.

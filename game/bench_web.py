@@ -170,7 +170,7 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
 def mirror_process(*args: str, env: dict[str, str] | None = None
                    ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``cybermesh ARGS`` (a run with the web mirror) and the URL it prints; stopped after."""
-    argv = [sys.executable, "-m", "game.cli", *args]
+    argv = [sys.executable, "-m", "game.app.cli", *args]
     env = {**(env or os.environ), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
     try:

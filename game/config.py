@@ -203,7 +203,7 @@ def _choices(dotted: str) -> tuple[str, ...]:
     return ()
 
 
-def one_line(source: str, err: msgspec.MsgspecError) -> str:
+def decode_error_line(source: str, err: msgspec.MsgspecError) -> str:
     """Turn msgspec's message into ``source: key: problem`` on one line."""
     text = str(err).splitlines()[0]
     m = _AT.match(text)
@@ -256,7 +256,7 @@ def decode_config(data: bytes | str, source: str) -> Config:
     try:
         return msgspec.convert(raw, Config)
     except msgspec.ValidationError as err:
-        raise ConfigError(one_line(source, err)) from None
+        raise ConfigError(decode_error_line(source, err)) from None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -285,7 +285,7 @@ def override(config: Config, dotted: str, value: Any, source: str = "command lin
     try:
         return msgspec.convert(raw, Config, strict=False)
     except msgspec.ValidationError as err:
-        raise ConfigError(one_line(source, err)) from None
+        raise ConfigError(decode_error_line(source, err)) from None
 
 
 def parse_set(item: str, config: Config) -> Config:
@@ -338,4 +338,4 @@ def config_from_log(data: dict[str, Any], source: str) -> Config:
     try:
         return msgspec.convert(data, Config)
     except msgspec.ValidationError as err:
-        raise ConfigError(one_line(source, err)) from None
+        raise ConfigError(decode_error_line(source, err)) from None

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from game.errors import BadInput
+from game.errors import BadInput, one_line
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -45,11 +45,6 @@ PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 class EmbedError(BadInput):
     """An encoder cannot run here (device, model, server); the message is one line."""
-
-
-def _one_line(text: object) -> str:
-    """Collapse any whitespace (newlines included) so a message stays on one line."""
-    return " ".join(str(text).split())
 
 
 def choose_device(requested: str, key: str = "embed.device") -> str:
@@ -158,7 +153,7 @@ class SentenceTransformerEncoder:
             model = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
         except (OSError, ValueError, RuntimeError) as err:
             raise EmbedError(
-                f"embed: cannot load the model from {self.model_path}: {_one_line(err)}"
+                f"embed: cannot load the model from {self.model_path}: {one_line(err)}"
             ) from None
         finally:
             if bar:
@@ -248,7 +243,7 @@ class OllamaEncoder:
 
     def _fail(self, why: str) -> EmbedError:
         """An :class:`EmbedError` prefixed with the backend."""
-        return EmbedError(_one_line(f"embed.backend ollama: {why}"))
+        return EmbedError(one_line(f"embed.backend ollama: {why}"))
 
     def _post(self, texts: list[str]) -> bytes:
         """POST the request and return the raw body; every failure is one :class:`EmbedError`."""
@@ -283,7 +278,7 @@ class OllamaEncoder:
             elif isinstance(reason, TimeoutError):
                 why = f"timed out after {self.timeout:g} s"
             else:
-                why = _one_line(getattr(reason, "strerror", None) or reason)
+                why = one_line(getattr(reason, "strerror", None) or reason)
             raise self._fail(
                 f"cannot reach {self.url} ({why}); start `ollama serve` and {pull}"
             ) from None
@@ -296,7 +291,7 @@ class OllamaEncoder:
                 f"{self.url} did not answer within {self.timeout:g} s (embed.timeout)"
             ) from None
         except OSError as err:
-            raise self._fail(f"cannot reach {self.url} ({_one_line(err)})") from None
+            raise self._fail(f"cannot reach {self.url} ({one_line(err)})") from None
 
     def encode(self, texts: list[str]) -> Vectors:
         """Encode ``texts`` with one request; rows are normalised here."""
@@ -395,7 +390,7 @@ class Embedder:
                 raise
             if len(batch) == 1:
                 raise EmbedError(f"embed: out of memory encoding one text on "
-                                 f"{self.encoder.device}: {_one_line(err)}") from None
+                                 f"{self.encoder.device}: {one_line(err)}") from None
         self.splits += 1
         half = len(batch) // 2
         return np.concatenate([self._encode(batch[:half]), self._encode(batch[half:])])

@@ -2,11 +2,11 @@
 
 Two entry points, both streaming (memory grows with the shards in flight, not with the lines):
 
-* :func:`validate` checks one event log (JSONL, one :mod:`game.events` event per line) against
-  the rules of docs/events.md ("Shard lifecycle"): every line decodes, ``kind`` is the first key,
-  ticks never decrease, one ``start`` first, at most one ``stop`` last, and every shard is
-  spawned once, hops between torus neighbours from where it is, and ends with exactly one
-  terminal event whose fields agree with its history.
+* :func:`validate` checks one event log (JSONL, one :mod:`game.engine.events` event per line)
+  against the rules of docs/events.md ("Shard lifecycle"): every line decodes, ``kind`` is the
+  first key, ticks never decrease, one ``start`` first, at most one ``stop`` last, and every
+  shard is spawned once, hops between torus neighbours from where it is, and ends with exactly
+  one terminal event whose fields agree with its history.
 * :func:`replay_matches` replays an event log against state dumps (one JSON object per tick,
   :class:`StateDump`) and checks that the log reproduces every dumped tick's shard positions.
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from game.events import (
+from game.cells import Cell
+from game.engine.events import (
     ALIGHT_REASONS,
     DROP_REASONS,
     TERMINAL_KINDS,
@@ -42,6 +43,7 @@ from game.events import (
     Stop,
     decode_event,
 )
+from game.errors import one_line
 from game.topology import torus_distance
 
 ShardEvent = Hop | Retry | Handoff | Board | Alight | Delivered | Expired | Dropped
@@ -56,7 +58,6 @@ __all__ = [
     "validate",
 ]
 
-Cell = tuple[int, int]
 
 #: A report keeps at most this many problems (it still counts all of them).
 MAX_KEPT_PROBLEMS = 1000
@@ -213,11 +214,6 @@ def _fmt(cell: Cell | None) -> str:
     return "null" if cell is None else f"[{cell[0]},{cell[1]}]"
 
 
-def _one_line(err: Exception) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 class _Validator:
     """The state of :func:`validate` while it streams one log."""
 
@@ -243,7 +239,7 @@ class _Validator:
         try:
             event = decode_event(raw)
         except msgspec.MsgspecError as err:
-            self.problem(number, f"cannot decode: {_one_line(err)}")
+            self.problem(number, f"cannot decode: {one_line(err)}")
             return
         kind = event.kind
         self.report.kinds[kind] = self.report.kinds.get(kind, 0) + 1
@@ -462,7 +458,7 @@ class _Replay:
             try:
                 event = decode_event(raw)
             except msgspec.MsgspecError as err:
-                self.report.add(number, f"cannot decode: {_one_line(err)}")
+                self.report.add(number, f"cannot decode: {one_line(err)}")
                 continue
             kinds = self.report.kinds
             kinds[event.kind] = kinds.get(event.kind, 0) + 1
@@ -551,7 +547,7 @@ def replay_matches(dumps_lines: Iterable[bytes], event_lines: Iterable[bytes]) -
         try:
             dump = _DUMP_DECODER.decode(raw)
         except msgspec.MsgspecError as err:
-            report.add(number, f"cannot decode: {_one_line(err)}", "dumps")
+            report.add(number, f"cannot decode: {one_line(err)}", "dumps")
             continue
         report.dumps += 1
         if last_tick is not None and dump.tick <= last_tick:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from game.errors import BackendUnavailable
+from game.errors import BackendUnavailable, one_line
 from game.paths import SHADERS_DIR
 
 if TYPE_CHECKING:
@@ -22,11 +22,8 @@ REQUIRED_GL = 330
 # and e.g. "Apple Software Renderer". On these the numpy backend is faster than a fragment shader.
 _SOFTWARE_MARKERS = ("llvmpipe", "softpipe", "swrast", "software")
 
-
-def _one_line(exc: BaseException) -> str:
-    """Collapse an exception to one short line: users see it after ``cybermesh: error:``."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+# A driver's reason is quoted inside a longer error line: keep it short.
+_REASON_CHARS = 160
 
 
 def load_shader(name: str) -> str:
@@ -50,8 +47,9 @@ def create_headless_context() -> moderngl.Context:
     try:
         import moderngl
     except ImportError as exc:  # a broken install, not bad input, but the user can only reinstall
+        reason = one_line(exc, _REASON_CHARS)
         raise BackendUnavailable(
-            f"OpenGL 3.3 is not available (moderngl cannot be imported: {_one_line(exc)})"
+            f"OpenGL 3.3 is not available (moderngl cannot be imported: {reason})"
         ) from exc
 
     reasons: list[str] = []
@@ -64,7 +62,7 @@ def create_headless_context() -> moderngl.Context:
         try:
             ctx = moderngl.create_standalone_context(require=REQUIRED_GL, **settings)
         except Exception as exc:  # glcontext raises bare Exception/OSError/ValueError
-            reasons.append(f"{label}: {_one_line(exc)}")
+            reasons.append(f"{label}: {one_line(exc, _REASON_CHARS)}")
             continue
         return ctx
     raise BackendUnavailable(f"OpenGL 3.3 is not available ({'; '.join(reasons)})")

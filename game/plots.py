@@ -25,8 +25,8 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from game.engine.schedule import TICK_ORDER  # noqa: E402
 from game.files import write_bytes  # noqa: E402
-from game.schedule import TICK_ORDER  # noqa: E402
 
 Report = dict[str, Any]
 

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from game.errors import RleError, RuleError
+from game.cells import Cells
+from game.errors import RleError, RuleError, one_line
 from game.files import read_bytes, write_bytes
 from game.rules import CONWAY, Rule, parse_rule_and_torus
 
-Cells = npt.NDArray[np.uint8]
 _IntArray = npt.NDArray[np.int64]
 
 #: Largest pattern box or torus we agree to allocate, in cells (256 MiB as uint8).
@@ -349,10 +349,6 @@ def read_rle(path: str | PathLike[str]) -> RlePattern:
     return parse_rle(text, source)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def format_rle(
     cells: npt.ArrayLike,
     rule: Rule = CONWAY,
@@ -371,7 +367,7 @@ def format_rle(
 
     lines: list[str] = []
     if name:
-        lines.append(f"#N {_one_line(name)}")
+        lines.append(f"#N {one_line(name)}")
     for comment in comments:
         # A comment with newlines becomes several #C lines, so it cannot break the file.
         parts = comment.splitlines() or [""]

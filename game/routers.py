@@ -3,7 +3,7 @@
 A router sees only what a bot could know: its own position, which of its neighbours are up,
 the shard (its target or vector, and the path it has taken) and, for the semantic router, the
 profiles its neighbours gossiped to it. ``decide`` returns ``DELIVER``, the next hop, or a
-drop reason (a string from :data:`game.events.DROP_REASONS`).
+drop reason (a string from :data:`game.engine.events.DROP_REASONS`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from components.shard import Shard
-from game.topology import Cell, cells, link_steps, neighbours, torus_distance
+from game.cells import Cell
+from game.topology import cells, link_steps, neighbours, torus_distance
 from game.trails import Wires
 
 DELIVER: Final = "deliver"

@@ -17,11 +17,12 @@ import numpy.typing as npt
 
 from components.bot import Bot
 from components.shard import Shard
-from game.commands import SpawnShard
+from game.cells import Cell
 from game.config import Config
+from game.engine.commands import SpawnShard
+from game.engine.events import Delivered, Dropped, EventBus, Expired, Spawn
 from game.errors import BadInput
-from game.events import Delivered, Dropped, EventBus, Expired, Spawn
-from game.topology import Cell, cells, check_inside
+from game.topology import cells, check_inside
 from game.trails import Wires
 
 if TYPE_CHECKING:

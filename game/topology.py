@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-Cell = tuple[int, int]
+from game.cells import Cell
 
 # north, east, south, west: the order ties are broken in.
 STEPS: tuple[Cell, ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from game.commands import SpawnShard
+from game.engine.commands import SpawnShard
 from game.shardnet import ShardNet
 
 

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from game.topology import Cell, neighbours
+from game.cells import Cell
+from game.topology import neighbours
 
 Flat = npt.NDArray[np.intp]
 

@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
 from game.bench import SCENARIOS  # noqa: E402
+from game.errors import one_line  # noqa: E402
 
 PROG = "check_performance_regression"
 DEFAULT_THRESHOLDS = ROOT / "tests" / "performance_thresholds.yaml"
@@ -328,7 +329,7 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     """A YAML error on one line."""
     if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
         return f"{err.problem} at line {err.problem_mark.line + 1}"
-    return " ".join(str(err).split())
+    return one_line(err)
 
 
 def _read_text(path: str | Path) -> str:

@@ -3,9 +3,9 @@
 
 Checks, each drift reported as one line:
 
-1. **CLI** (``docs/cli.md``): every subcommand of ``game.cli.build_parser()`` has a section headed
-   ``## cybermesh NAME`` (global options under ``## cybermesh``), and every long option of it
-   appears as a code span starting with the flag (```--gens N``` in markdown) in the first
+1. **CLI** (``docs/cli.md``): every subcommand of ``game.app.cli.build_parser()`` has a section
+   headed ``## cybermesh NAME`` (global options under ``## cybermesh``), and every long option of
+   it appears as a code span starting with the flag (```--gens N``` in markdown) in the first
    column of a table row in that section; positional arguments appear as a code span of their
    metavar (```IN.rle```). A flag with fixed choices must name each choice as a code span of
    its own in its row. Documented subcommands and flags the code does not have are drift too.
@@ -16,9 +16,9 @@ Checks, each drift reported as one line:
    ``game.config.config_keys()`` equal the keys of the table whose header starts with ``key``, and
    equal the flattened keys of the default file; the table's ``default`` column and the file's
    values equal the built-in defaults.
-4. **Events** (``docs/events.md``): every event kind of ``game.events.EVENT_TYPES`` has a section
-   headed ``### `start``` (the kind as a code span) whose table with a ``field`` header lists
-   exactly the JSON fields of its lines (``kind`` included).
+4. **Events** (``docs/events.md``): every event kind of ``game.engine.events.EVENT_TYPES`` has a
+   section headed ``### `start``` (the kind as a code span) whose table with a ``field`` header
+   lists exactly the JSON fields of its lines (``kind`` included).
 5. **README.md** mentions ``cybermesh NAME`` for every subcommand.
 
 Exits 1 when anything drifted, else prints one OK line and exits 0.
@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from game.cli import build_parser  # noqa: E402
+from game.app.cli import build_parser  # noqa: E402
 from game.config import Config, config_keys  # noqa: E402
-from game.events import EVENT_TYPES  # noqa: E402
+from game.engine.events import EVENT_TYPES  # noqa: E402
 
 CLI_DOC = Path("docs/cli.md")
 CONFIG_DOC = Path("docs/configuration.md")
@@ -311,7 +311,7 @@ def check_stable_flags(
             continue  # a later issue builds it
         for flag in sorted(flags - set(spec.flags)):
             problems.append(
-                f"game/cli.py: the design brief's stable flag 'cybermesh {name} {flag}' "
+                f"game/app/cli.py: the design brief's stable flag 'cybermesh {name} {flag}' "
                 "is missing from the code"
             )
     return problems
@@ -461,7 +461,7 @@ def doc_events(text: str) -> dict[str, set[str]]:
 
 
 def check_events(doc_text: str) -> list[str]:
-    """Drift between game/events.py and docs/events.md."""
+    """Drift between game/engine/events.py and docs/events.md."""
     problems: list[str] = []
     code = code_events()
     docs = doc_events(doc_text)

@@ -44,7 +44,7 @@ PROG = "check_test_matrix"
 #: Tools whose commands a matrix row may name as its check (first word of a code span).
 COMMANDS = frozenset({"ruff", "flake8", "mypy", "mkdocs", "pytest", "yamale", "pip-audit",
                       "detect-secrets", "detect-secrets-hook"})
-#: The scenarios of ``cybermesh bench`` (game.cli.SCENARIO_NAMES: a test checks that they agree;
+#: The scenarios of ``cybermesh bench`` (game.app.cli.SCENARIO_NAMES: a test checks that they agree;
 #: the gate runs without importing the package).
 SCENARIOS = frozenset({"all", "ca", "detect", "embed", "energy", "full", "glider", "pulse",
                        "routing", "throughput", "view", "web"})

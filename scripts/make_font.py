@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from game.font import COLUMNS, FIRST, LAST, write_atlas  # noqa: E402
+from game.viewer.font import COLUMNS, FIRST, LAST, write_atlas  # noqa: E402
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 

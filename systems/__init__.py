@@ -1,1 +1,1 @@
-"""One module per tick system; ``game.schedule`` writes their order down once."""
+"""One module per tick system; ``game.engine.schedule`` writes their order down once."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from game.schedule import System
-from game.world import Sim
+from game.engine.schedule import System
+from game.engine.world import Sim
 
 
 class CaSystem(System):

@@ -22,12 +22,12 @@ import numpy as np
 
 from components.pattern import GliderTrack, Pattern
 from game.backends.bitpacked import BitPackedBackend
+from game.engine.events import TrackBorn, TrackCrossed, TrackLost
+from game.engine.schedule import System
+from game.engine.world import Sim
 from game.errors import ConfigError
-from game.events import TrackBorn, TrackCrossed, TrackLost
 from game.patterns.census import Census, CensusResult
 from game.patterns.worker import CensusWorker, Pending
-from game.schedule import System
-from game.world import Sim
 
 GLIDER = "xq4_153"
 

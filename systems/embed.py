@@ -23,9 +23,10 @@ import numpy as np
 from components.bot import Bot
 from components.shard import Shard
 from game.embedding import Vectors
-from game.schedule import System
+from game.engine.beside import beside_the_loop
+from game.engine.schedule import System
+from game.engine.world import Sim
 from game.shardnet import ShardNet
-from game.world import Sim, beside_the_loop
 
 
 @dataclass(slots=True)

@@ -11,8 +11,8 @@ import esper
 import numpy as np
 
 from components.mesh import MeshCell, TileStats
-from game.schedule import System
-from game.world import Sim
+from game.engine.schedule import System
+from game.engine.world import Sim
 
 
 def decay_factor(half_life: float) -> float:

@@ -27,19 +27,20 @@ from dataclasses import dataclass
 import esper
 import numpy as np
 
+from components.pattern import DIRECTIONS
 from components.shard import Shard
 from game.backends.reference import reference_step
+from game.cells import Cell
+from game.engine.events import Alight, Board, Expired, Handoff
+from game.engine.schedule import System
+from game.engine.world import Sim
 from game.errors import BadInput
-from game.events import Alight, Board, Expired, Handoff
 from game.routers import DELIVER
 from game.rules import CONWAY, Rule
-from game.schedule import System
 from game.shardnet import ShardNet
-from game.topology import Cell, ring_offset
-from game.world import Sim
+from game.topology import ring_offset
 
 GLIDER_SE = np.array([[0, 1, 0], [0, 0, 1], [1, 1, 1]], np.uint8)  # moves +x, +y (y grows down)
-HEADINGS = {(1, 1): "SE", (1, -1): "NE", (-1, 1): "SW", (-1, -1): "NW"}  # (sx, sy) -> name
 LANE = 8  # cells ahead (diagonally) that must be empty for a preferred spot
 
 
@@ -93,7 +94,7 @@ class Flight:
     @property
     def direction(self) -> str:
         """NE, NW, SE or SW."""
-        return HEADINGS[(self.sx, self.sy)]
+        return DIRECTIONS[(self.sx, self.sy)]
 
 
 @functools.lru_cache(maxsize=16)

@@ -7,11 +7,12 @@ spawns shards of uniform traffic.
 from __future__ import annotations
 
 import queue
+from typing import TypeVar
 
 import numpy as np
 
 from components.shard import Shard
-from game.commands import (
+from game.engine.commands import (
     Command,
     PulseNow,
     Reseed,
@@ -19,19 +20,64 @@ from game.commands import (
     SpawnShard,
     StampPattern,
     StartWave,
-    to_input,
 )
-from game.events import Reseed as ReseedEvent
-from game.events import Select, Stamp
-from game.schedule import System
+from game.engine.events import Input, Select, Stamp
+from game.engine.events import Reseed as ReseedEvent
+from game.engine.schedule import System
+from game.engine.world import Sim
+from game.rle import format_rle, parse_rle
 from game.traffic import Traffic
-from game.world import Sim
+
+T = TypeVar("T")
 
 
 def random_soup(rng: np.random.Generator, shape: tuple[int, int], density: float) -> np.ndarray:
     """A random soup: each cell alive with probability ``density``, drawn from ``rng``."""
     soup: np.ndarray = (rng.random(shape) < density).astype(np.uint8)
     return soup
+
+
+def to_input(command: Command, tick: int) -> Input:
+    """The ``input`` event that records ``command``, applied at the start of ``tick``."""
+    if isinstance(command, StampPattern):
+        return Input(tick=tick, command="stamp", pattern=command.name,
+                     rle=format_rle(command.cells), x=command.x, y=command.y)
+    if isinstance(command, Reseed):
+        return Input(tick=tick, command="reseed", seed=command.seed)
+    if isinstance(command, SpawnShard):
+        return Input(tick=tick, command="spawn", text=command.text, src=command.src,
+                     target=command.target, payload=command.payload)
+    if isinstance(command, PulseNow):
+        return Input(tick=tick, command="pulse", bot=command.bot)
+    if isinstance(command, StartWave):
+        return Input(tick=tick, command="wave", bot=command.bot, adapter=command.adapter)
+    return Input(tick=tick, command="select", bot=command.bot, adapter=command.adapter)
+
+
+def from_input(event: Input) -> Command:
+    """The command an ``input`` event recorded (raises ValueError for an incomplete one)."""
+    def need(value: T | None, name: str) -> T:
+        if value is None:
+            raise ValueError(f"input {event.command} at tick {event.tick} has no {name}")
+        return value
+
+    kind = event.command
+    if kind == "stamp":
+        cells = parse_rle(need(event.rle, "rle"), f"the stamp at tick {event.tick}").cells
+        return StampPattern(event.pattern or "pattern", cells, need(event.x, "x"),
+                            need(event.y, "y"))
+    if kind == "reseed":
+        return Reseed(event.seed)
+    if kind == "spawn":
+        return SpawnShard(need(event.text, "text"), need(event.src, "src"), event.target,
+                          event.payload or "memory")
+    if kind == "pulse":
+        return PulseNow(event.bot)
+    if kind == "wave":
+        return StartWave(need(event.bot, "bot"), need(event.adapter, "adapter"))
+    if kind == "select":
+        return SelectAdapter(need(event.bot, "bot"), event.adapter)
+    raise ValueError(f"input at tick {event.tick}: unknown command {kind!r}")
 
 
 class InputSystem(System):

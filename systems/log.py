@@ -6,9 +6,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from game.events import Population, encode_events
-from game.schedule import System
-from game.world import Sim
+from game.engine.events import Population, encode_events
+from game.engine.schedule import System
+from game.engine.world import Sim
 
 
 class LogSystem(System):

@@ -32,16 +32,18 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from components.bot import Bot
 from components.shard import Shard
 from game.adapters import FrozenAdapter, PulseModel, vector_digest
+from game.cells import Cell
 from game.embedding import choose_device
+from game.engine.beside import beside_the_loop
+from game.engine.events import Adopt, Pulse, WaveStart
+from game.engine.schedule import System
+from game.engine.world import Purpose, Sim, stream
 from game.errors import BadInput
-from game.events import Adopt, Pulse, WaveStart
 from game.paths import project_path
 from game.pulse import ARGMAX_BUDGET, lattice_features
 from game.pulse_kernels import scripted
-from game.schedule import System
 from game.shardnet import ShardNet
-from game.topology import Cell, neighbours
-from game.world import Sim, beside_the_loop, stream
+from game.topology import neighbours
 
 
 class PulseSystem(System):
@@ -66,7 +68,7 @@ class PulseSystem(System):
         for bot in net.bots.values():
             if not bot.down and cfg.adapter:
                 bot.adapter = cfg.adapter
-        self.rng = stream(sim.config.seed, 6)  # the random control's own stream
+        self.rng = stream(sim.config.seed, Purpose.PULSE_CONTROL)
         self._pulsed: list[Bot] = []
         # Snapshots of the adapters in use: resident adapters never change here (a wave only
         # adds new names), and taking one costs more than the rest of a small batch.

@@ -32,12 +32,13 @@ import numpy as np
 
 from components.bot import Bot
 from components.shard import Shard
-from game.events import Dropped, Expired, Hop, Retry
+from game.cells import Cell
+from game.engine.events import Dropped, Expired, Hop, Retry
+from game.engine.schedule import System
+from game.engine.world import Sim
 from game.routers import DELIVER, Hints, Router, SemanticRouter, ShortestRouter
-from game.schedule import System
 from game.shardnet import ShardNet
-from game.topology import Cell, ring_offset
-from game.world import Sim
+from game.topology import ring_offset
 
 
 class RouteSystem(System):

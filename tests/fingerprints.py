@@ -35,10 +35,11 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from game.app.build import build_sim
 from game.bench_full import WAVE_EVERY, Waves
 from game.bench_full import full_config as bench_full_config
 from game.config import Config, override
-from game.world import Sim, build_sim
+from game.engine.world import Sim
 
 #: The committed fingerprints.
 FINGERPRINTS = Path(__file__).resolve().parent / "fingerprints.json"

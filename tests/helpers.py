@@ -34,8 +34,8 @@ import pytest
 
 import game.glcontext as glcontext
 from game.config import Config, override
+from game.engine.events import Event, decode_event, encode_event
 from game.errors import BackendUnavailable
-from game.events import Event, decode_event, encode_event
 from tests.conftest import need
 
 if TYPE_CHECKING:
@@ -144,14 +144,14 @@ def assert_fails_in_one_line(main: Callable[[list[str]], int], argv: list[str], 
 def assert_main_fails_in_one_line(argv: list[str], message: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     """``cybermesh ARGV`` in-process fails in one line naming ``message``."""
-    from game.cli import main
+    from game.app.cli import main
 
     assert_fails_in_one_line(main, argv, message, capsys)
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``cybermesh ARGS`` as a user runs it: a whole process, offline."""
-    return subprocess.run([sys.executable, "-m", "game.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "game.app.cli", *args], capture_output=True,
                           text=True, timeout=timeout, env=ENV)
 
 

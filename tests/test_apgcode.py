@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from game.cells import Cells
 from game.patterns.apgcode import (
     MAX_AREA,
     MAX_LENGTH,
@@ -30,8 +31,6 @@ from game.patterns.catalogue import COMMON_OBJECTS, NAMES
 from game.patterns.classify import classify_uncached, plane_step
 from game.rle import parse_rle
 from tests.helpers import lifelib_tree
-
-Cells = npt.NDArray[np.uint8]
 
 GLIDER = "bo$2bo$3o!"
 LWSS = "bo2bo$o4b$o3bo$4o!"

@@ -142,7 +142,7 @@ def test_default_folder_is_logs_or_the_environment(monkeypatch: pytest.MonkeyPat
 
 def test_cli_logs_start_and_exit_of_a_run(monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
-    from game.cli import main
+    from game.app.cli import main
 
     monkeypatch.setenv(DIR_ENV, str(tmp_path))
     # A bad --set fails before the run starts: fast, and its exit code is logged too.
@@ -154,7 +154,7 @@ def test_cli_logs_start_and_exit_of_a_run(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_cli_does_not_log_quick_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from game.cli import main
+    from game.app.cli import main
 
     monkeypatch.setenv(DIR_ENV, str(tmp_path))
     pattern = tmp_path / "g.rle"
@@ -177,7 +177,7 @@ def test_the_control_token_is_never_logged(argv: list[str], logged: list[str]) -
 
 
 def test_cli_log_hides_the_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from game.cli import main
+    from game.app.cli import main
 
     monkeypatch.setenv(DIR_ENV, str(tmp_path))
     assert main(["serve", "--token", "s3cret", "--set", "mesh.rows=x"]) == 2

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import game.glcontext as glcontext
-from game.backends.base import Cells, LifeBackend
+from game.backends.base import LifeBackend
 from game.backends.gl import GlBackend
 from game.backends.reference import ReferenceBackend, reference_step
+from game.cells import Cells
 from game.errors import BackendUnavailable, BadInput
 from game.rules import CONWAY, Rule, parse_rule
 from tests.helpers import open_gl_context

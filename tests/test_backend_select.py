@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from game.app.build import build_sim
 from game.backends import choose_backend, make_backend
 from game.config import Config, override
 from game.errors import BadInput
 from game.rules import CONWAY
-from game.world import build_sim
 from tests.helpers import need_gl
 
 

@@ -2,7 +2,7 @@
 
 Each corpus file under tests/corpus/ and each argument vector below must end the same way: one
 line on stderr naming the problem, exit code 2, no traceback, promptly. Files are run through
-``game.cli.main`` in-process (a subprocess costs ~0.5 s each); a few go through a real process
+``game.app.cli.main`` in-process (a subprocess costs ~0.5 s each); a few go through a real process
 too, as a user runs them. Control messages go to ``web.control.parse`` directly (tests/test_web.py
 covers the live socket).
 """
@@ -183,7 +183,7 @@ ERROR = "error: "
 
 def run_guarded(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     """``cybermesh ARGV`` in-process under the hang guard: its exit code and its stderr."""
-    from game.cli import main
+    from game.app.cli import main
 
     with hang_guard():
         code = run_main(main, argv)

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from game.app.cli import SCENARIO_NAMES, build_parser, main
 from game.bench import ALL_ORDER, SCENARIOS, print_all, run_all
 from game.bench_full import GATES, full_config, run_full, scenario_full
-from game.cli import SCENARIO_NAMES, build_parser, main
 from game.config import Config
-from game.schedule import TICK_ORDER
+from game.engine.schedule import TICK_ORDER
 from tests.helpers import assert_one_line_error
 
 pytestmark = pytest.mark.integration

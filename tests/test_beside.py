@@ -11,10 +11,10 @@ import pytest
 
 from components.pattern import Pattern
 from components.shard import Shard
+from game.app.build import build_sim
 from game.config import Config
-from game.events import Hop, Spawn
+from game.engine.events import Hop, Spawn
 from game.paths import ASSETS_DIR
-from game.world import build_sim
 from tests.helpers import numpy_config, read_events
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,12 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from game.backends.reference import reference_step
+from game.cells import Cells
 from game.patterns.apgcode import crop, decode_apgcode, orientations, parse_apgcode
 from game.patterns.catalogue import COMMON_OBJECTS, NAMES, friendly_name
 from game.patterns.classify import (
@@ -27,7 +27,6 @@ from game.patterns.classify import (
 from game.rle import parse_rle, read_rle
 from game.rules import CONWAY, Rule, parse_rule
 
-Cells = npt.NDArray[np.uint8]
 PATTERNS = Path(__file__).resolve().parent.parent / "assets" / "patterns"
 
 

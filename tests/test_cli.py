@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from game.cli import SCENARIO_NAMES, build_parser
-from game.events import Start, Stop
+from game.app.cli import SCENARIO_NAMES, build_parser
+from game.engine.events import Start, Stop
 from game.rle import read_rle, to_torus, write_rle
 from game.rules import CONWAY
 from tests.helpers import ENV, assert_cli_fails_in_one_line, busy_port, cli, read_events
@@ -33,7 +33,7 @@ def test_help_and_ca_do_not_import_torch_or_sentence_transformers(tmp_path: Path
     pattern = tmp_path / "g.rle"
     pattern.write_text("x = 3, y = 3, rule = B3/S23:T16,16\nbo$2bo$3o!\n")
     code = (
-        "import sys\nfrom game.cli import main\n"
+        "import sys\nfrom game.app.cli import main\n"
         f"rc = main(['ca', {str(pattern)!r}, '--gens', '8', '--quiet', '--out', "
         f"{str(tmp_path / 'o.rle')!r}])\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'peft', 'moderngl', 'aiohttp')"
@@ -43,7 +43,7 @@ def test_help_and_ca_do_not_import_torch_or_sentence_transformers(tmp_path: Path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert out.stdout.strip() == "0 []", out.stderr
     code = (
-        "import sys\nfrom game.cli import build_parser\nbuild_parser()\n"
+        "import sys\nfrom game.app.cli import build_parser\nbuild_parser()\n"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
@@ -145,7 +145,7 @@ def test_serve_runs_ticks_writes_events_and_status(tmp_path: Path) -> None:
 
 
 def test_serve_mirror_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "game.cli", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "game.app.cli", "serve", "--port", "0",
                              "--backend", "numpy", "--events", str(tmp_path / "e.jsonl")],
                             stderr=subprocess.PIPE, text=True, env=ENV)
     try:

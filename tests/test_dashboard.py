@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from game.bench_web import BROWSER_ARGS, serve_process, watch_dashboards
-from game.images import read_png
+from game.viewer.images import read_png
 from tests.conftest import need
 from tests.gate_limits import failures, thresholds
 from tests.webrun import TOKEN, reference_lattice, serving, wait_for, web_config

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from components.pattern import GliderTrack, Pattern
-from game.commands import StampPattern
+from game.app.build import build_sim
 from game.config import Config, override
-from game.events import TrackCrossed, TrackLost
+from game.engine.commands import StampPattern
+from game.engine.events import TrackCrossed, TrackLost
+from game.engine.world import Sim
 from game.patterns.islands import _unwrap
-from game.world import Sim, build_sim
 from tests.helpers import read_events
 
 pytestmark = pytest.mark.unit

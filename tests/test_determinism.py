@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from game.app.build import build_sim
 from game.errors import BadInput
-from game.world import build_sim
 from tests.fingerprints import (
     WORKLOADS,
     Outcome,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from game.app.build import build_sim
 from game.config import Config, override
-from game.world import build_sim
 from systems.energy import decay_factor, diffuse, tile_means, tile_populations
 
 pytestmark = pytest.mark.unit

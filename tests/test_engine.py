@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from components.mesh import MeshCell, TileStats
+from game.app.build import build_sim
 from game.backends.reference import reference_step
-from game.commands import Reseed, StampPattern
+from game.engine.commands import Reseed, StampPattern
+from game.engine.schedule import TICK_ORDER
 from game.rules import CONWAY
-from game.schedule import TICK_ORDER
-from game.world import build_sim
 from tests.helpers import numpy_config, read_events
 
 pytestmark = pytest.mark.unit

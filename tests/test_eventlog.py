@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from game.eventlog import Report, are_neighbours, replay_matches, validate
-from game.events import (
+from game.engine.events import (
     Delivered,
     Dropped,
     Event,
@@ -23,6 +22,7 @@ from game.events import (
     Stop,
     encode_event,
 )
+from game.eventlog import Report, are_neighbours, replay_matches, validate
 from tests.helpers import assert_cli_fails_in_one_line
 
 ROOT = Path(__file__).resolve().parent.parent

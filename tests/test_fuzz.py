@@ -15,12 +15,12 @@ from typing import Any
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from game.cells import Cells
 from game.config import config_keys, decode_config
 from game.errors import BadInput, ConfigError
 from game.rle import format_rle, parse_rle
@@ -36,8 +36,6 @@ pytestmark = pytest.mark.unit
 # a hang; it only asserted a wall-clock speed that a shared machine can miss. What is fuzzed
 # here is which errors come out, not how fast.
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-Cells = npt.NDArray[np.uint8]
 
 
 # --- RLE -----------------------------------------------------------------------------------------

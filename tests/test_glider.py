@@ -10,11 +10,11 @@ import pytest
 
 from game.bench_glider import glider_config, ride
 from game.bench_routing import watched_sim
-from game.commands import SpawnShard, StampPattern
 from game.config import Config, override
+from game.engine.commands import SpawnShard, StampPattern
+from game.engine.events import Alight, Board, Handoff
 from game.errors import BadInput
 from game.eventlog import validate
-from game.events import Alight, Board, Handoff
 from systems.glider import GliderSystem, find_spots, true_centroid, true_centroids
 from tests.gate_limits import limit, soak_growth
 from tests.helpers import read_events
@@ -249,7 +249,7 @@ def test_find_spots_keeps_the_lane_ahead_clear() -> None:
 
 @pytest.mark.unit
 def test_validator_checks_glider_events() -> None:
-    from game.events import Delivered, Hop, Spawn, Start, encode_event
+    from game.engine.events import Delivered, Hop, Spawn, Start, encode_event
 
     def log(*more: object) -> list[bytes]:
         start = Start(tick=0, seed=0, rule="B3/S23", width=80, height=80, mesh_rows=5,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from game.loop import Control, FixedStepLoop
+from game.engine.loop import Control, FixedStepLoop
 from tests.helpers import FakeClock
 
 pytestmark = pytest.mark.unit

@@ -260,7 +260,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.unit
 def test_the_scenario_list_is_the_cli_s() -> None:
-    from game.cli import SCENARIO_NAMES
+    from game.app.cli import SCENARIO_NAMES
 
     assert frozenset(SCENARIO_NAMES) == gate.SCENARIOS
 

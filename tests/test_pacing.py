@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from game.loop import Control, FixedStepLoop
-from game.pacing import STEPS, Pacer
+from game.engine.loop import Control, FixedStepLoop
+from game.engine.pacing import STEPS, Pacer
 from tests.helpers import FakeClock
 
 pytestmark = pytest.mark.unit

@@ -71,7 +71,7 @@ def test_phase1_memory_budget() -> None:
     # Sampled, not read from rusage: a forked child's ru_maxrss keeps the high-water mark of the
     # pages it shared with this test process before exec (over 1 GB once torch is loaded here).
     proc = subprocess.Popen(
-        [sys.executable, "-m", "game.cli", "serve", "--ticks", "300", "--no-web", "--backend",
+        [sys.executable, "-m", "game.app.cli", "serve", "--ticks", "300", "--no-web", "--backend",
          "numpy", "--set", "tick_rate=3000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -79,7 +79,7 @@ def test_phase1_memory_budget() -> None:
     peak = 0
     while proc.poll() is None:
         try:
-            if "game.cli" in watched.cmdline():  # exec'd: no longer this process's pages
+            if "game.app.cli" in watched.cmdline():  # exec'd: no longer this process's pages
                 peak = max(peak, watched.memory_info().rss)
         except psutil.NoSuchProcess:
             break

@@ -12,9 +12,9 @@ import torch
 from game.adapters import PulseModel, adapter_names, vector_digest
 from game.backends.reference import reference_step
 from game.config import Config, override
+from game.engine.events import Adopt, Dropped, Pulse, WaveStart
 from game.errors import BadInput
 from game.eventlog import validate
-from game.events import Adopt, Dropped, Pulse, WaveStart
 from game.paths import ASSETS_DIR
 from game.pulse import (
     STRIP,
@@ -156,7 +156,7 @@ def pulse_config(**kw: object) -> Config:
 
 @pytest.mark.integration
 def test_bots_pulse_their_own_tiles_within_budget(tmp_path: Path) -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     log = tmp_path / "events.jsonl"
     sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=5, pulse__lag=0),
@@ -177,7 +177,7 @@ def test_bots_pulse_their_own_tiles_within_budget(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_a_pulse_only_sets_dead_cells_of_its_own_tile() -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__lag=0))
     try:
@@ -195,7 +195,7 @@ def test_a_pulse_only_sets_dead_cells_of_its_own_tile() -> None:
 
 @pytest.mark.integration
 def test_the_lora_wave_reaches_every_bot_at_its_hop_distance(tmp_path: Path) -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     log = tmp_path / "events.jsonl"
     sim = build_sim(pulse_config(), log)
@@ -226,7 +226,7 @@ def test_the_lora_wave_reaches_every_bot_at_its_hop_distance(tmp_path: Path) -> 
 
 @pytest.mark.integration
 def test_pulse_commands_and_config_reject_bad_input() -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     with pytest.raises(BadInput, match="pulse.adapter 'rule_nope': no such adapter"):
         build_sim(pulse_config(pulse__adapter="rule_nope"))
@@ -338,7 +338,7 @@ def test_a_device_torch_cannot_use_is_one_line(
     argv = ["serve", "--ticks", "1", "--no-web", "--set", "pulse.enabled=true",
             "--set", f"pulse.device={device}"]
     if usable[device]:
-        from game.cli import main
+        from game.app.cli import main
 
         assert run_main(main, argv) == 0, capsys.readouterr().err
     else:
@@ -347,7 +347,7 @@ def test_a_device_torch_cannot_use_is_one_line(
 
 @pytest.mark.integration
 def test_the_same_seed_pulses_the_same_cells(tmp_path: Path) -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     logs = []
     for run in range(2):
@@ -531,7 +531,7 @@ def expected_pulse(alive: np.ndarray, energy: np.ndarray, adapter: str,
 @pytest.mark.parametrize("lag", [0, 3])
 def test_a_pulse_joins_lag_ticks_later_with_the_cells_of_its_own_tick(lag: int) -> None:
     """Lag 0 is the unbatched pulse of old; lag L applies tick t's choice at tick t + L."""
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     sim = build_sim(pulse_config(pulse__adapter="rule_spark", pulse__lag=lag))
     bots = [(0, 0), (1, 2), (4, 4)]
@@ -560,7 +560,7 @@ def test_a_pulse_joins_lag_ticks_later_with_the_cells_of_its_own_tick(lag: int) 
 
 
 def lagged_run(path: Path, lag: int) -> tuple[bytes, np.ndarray]:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     sim = build_sim(pulse_config(pulse__adapter="rule_persist", pulse__every=4,
                                  pulse__lag=lag), path)

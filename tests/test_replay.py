@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from game.cli import main
-from game.commands import Reseed, StampPattern
+from game.app.build import build_sim
+from game.app.cli import main
+from game.app.replay import replay
 from game.config import Config, override
-from game.events import Input
+from game.engine.commands import Reseed, StampPattern
+from game.engine.events import Input
 from game.paths import ASSETS_DIR
-from game.replay import replay
 from game.rle import read_rle
-from game.world import build_sim
 from tests.helpers import assert_one_line_error, need_gl, read_events
 
 

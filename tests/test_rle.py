@@ -9,14 +9,14 @@ import re
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from game.app.cli import main
 from game.backends.reference import reference_step
-from game.cli import main
+from game.cells import Cells
 from game.errors import BadInput, RleError, RuleError
 from game.rle import (
     LINE_LIMIT,
@@ -32,7 +32,6 @@ from tests.helpers import assert_one_line, assert_one_line_error, run_main, run_
 
 pytestmark = pytest.mark.unit
 
-Cells = npt.NDArray[np.uint8]
 PATTERNS = Path(__file__).resolve().parent.parent / "assets" / "patterns"
 
 

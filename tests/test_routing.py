@@ -279,7 +279,7 @@ def test_down_bots_are_routed_around(tmp_path: Path) -> None:
     log = tmp_path / "down.jsonl"
     ledger, s = burst(case(route__down=down), 16, events=str(log))
     assert s["delivery_rate"] == 1.0
-    from game.events import Hop
+    from game.engine.events import Hop
 
     hops = [e for e in read_events(log) if isinstance(e, Hop)]
     touched = {h.to for h in hops} | {h.from_ for h in hops}
@@ -356,7 +356,7 @@ def test_every_live_bot_shows_the_state_of_its_inbox_after_each_tick() -> None:
 @pytest.mark.integration
 def test_spawning_at_a_down_bot_is_dropped_with_its_reason() -> None:
     from game.bench_routing import watched_sim
-    from game.commands import SpawnShard
+    from game.engine.commands import SpawnShard
 
     sim, ledger = watched_sim(case(route__down=[[0, 0]]))
     sim.post(SpawnShard("a memory about bees", (0, 0), (2, 2)))
@@ -435,7 +435,7 @@ def test_routing_bench_writes_a_valid_log_and_json(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from game.cli import main
+    from game.app.cli import main
 
     events, report = tmp_path / "e.jsonl", tmp_path / "r.json"
     assert main(["bench", "--scenario", "routing", "--shards", "8", "--router", "semantic",
@@ -470,8 +470,8 @@ def test_event_log_is_several_times_smaller_than_full_state_dumps(tmp_path: Path
     import subprocess
     import sys
 
+    from game.app.build import build_sim
     from game.bench_routing import StateDumps
-    from game.world import build_sim
 
     events, dumps = tmp_path / "e.jsonl", tmp_path / "d.jsonl"
     sim = build_sim(case(traffic__rate=1.0), events_path=str(events))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from game.events import Population, Stop, encode_events
+from game.engine.events import Population, Stop, encode_events
 from game.paths import ROOT
 from tests.conftest import need
 from tests.helpers import (

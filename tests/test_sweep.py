@@ -134,7 +134,7 @@ def test_a_killed_sweep_resumes_without_repeating_a_run(tmp_path: Path) -> None:
     # Runs of ~0.3 s (the quick spec's lattice), so that the kill lands mid-sweep.
     spec = write_spec(tmp_path, set={"mesh.tile": 32, "ticks": 1500})
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "game.cli", "sweep", str(spec),
+    proc = subprocess.Popen([sys.executable, "-m", "game.app.cli", "sweep", str(spec),
                              "--workers", "2", "--out", str(out), "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     deadline = time.monotonic() + 120

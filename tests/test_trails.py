@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from game.config import Config, override
+from game.engine.events import Hop, Spawn, Start, encode_event
 from game.eventlog import validate
-from game.events import Hop, Spawn, Start, encode_event
 from game.topology import neighbours
 from game.trails import Wires
 
@@ -116,7 +116,7 @@ def test_trails_decay_with_the_field_half_life() -> None:
 @pytest.mark.integration
 def test_hops_leave_trails_and_only_good_deliveries_reinforce() -> None:
     from game.bench_routing import watched_sim
-    from game.commands import SpawnShard
+    from game.engine.commands import SpawnShard
 
     cfg = override(override(Config(), "lattice.soup_density", 0.0), "detect.enabled", False)
     cfg = override(cfg, "energy.half_life", 1e6)  # no decay: count deposits exactly

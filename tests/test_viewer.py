@@ -23,12 +23,12 @@ import pytest
 from components.bot import BOT_STATES, STATE_COLOURS
 from game.bench_web import mirror_process
 from game.config import Config, load_config, override
+from game.engine.frames import BotView
 from game.errors import BadInput
-from game.font import FIRST, LAST, read_atlas, write_atlas
-from game.images import Image
-from game.render import OBJECT_BOX, Camera, Renderer, Scene
-from game.view import HUD_PAD, KEYS, Viewer, help_lines
-from systems.mirror import BotView
+from game.viewer.font import FIRST, LAST, read_atlas, write_atlas
+from game.viewer.images import Image
+from game.viewer.render import OBJECT_BOX, Camera, Renderer, Scene
+from game.viewer.view import HUD_PAD, KEYS, Viewer, help_lines
 from tests.conftest import need
 from tests.helpers import open_gl_context
 from tests.webrun import get_json, reference_lattice, wait_for
@@ -105,7 +105,7 @@ def test_renderer_draws_every_cell_and_the_bot_colours(gl: Any) -> None:
 
 @pytest.mark.hardware
 def test_renderer_overlays_and_hud(gl: Any) -> None:
-    from systems.mirror import PatternView
+    from game.engine.frames import PatternView
 
     screen = (400, 300)
     renderer = Renderer(gl, (80, 80), 5, 5, 16, read_atlas())
@@ -202,7 +202,7 @@ def test_every_key_has_a_method_and_a_help_line() -> None:
 @pytest.mark.integration
 def test_view_without_a_display_exits_2_with_one_line() -> None:
     env = {k: v for k, v in ENV.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    proc = subprocess.run([sys.executable, "-m", "game.cli", "view", "--no-web"], env=env,
+    proc = subprocess.run([sys.executable, "-m", "game.app.cli", "view", "--no-web"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
@@ -292,7 +292,7 @@ def test_window_shows_the_lattice_and_overlays_toggle(tmp_path: Path) -> None:
         time.sleep(3.5)  # the key's message at the bottom fades
         image = window_image(display, wid)
         Path("test-results").mkdir(exist_ok=True)
-        from game.images import write_png
+        from game.viewer.images import write_png
 
         write_png(Path("test-results/viewer.png"), image)
         camera = fitted_camera()

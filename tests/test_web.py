@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from components.shard import Shard
+from game.app.serve import LiveRun
 from game.bench_web import stalled_client
-from game.serve import LiveRun
 from tests.helpers import read_events
 from tests.webrun import TOKEN, get_json, reference_lattice, serving, wait_for, web_config
 from web.client import MirrorView, decode
@@ -301,7 +301,7 @@ def test_pulse_and_wave_over_the_socket() -> None:
 @pytest.mark.integration
 def test_serve_sigterm_sends_close_frames_and_flushes_the_log(tmp_path: Path) -> None:
     events = tmp_path / "e.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "game.cli", "serve", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "game.app.cli", "serve", "--port", "0",
                              "--backend", "numpy", "--events", str(events)],
                             stderr=subprocess.PIPE, text=True, env=ENV)
     try:
@@ -330,8 +330,8 @@ def test_serve_sigterm_sends_close_frames_and_flushes_the_log(tmp_path: Path) ->
 
 @pytest.mark.unit
 def test_a_client_that_falls_behind_skips_to_a_keyframe_and_still_decodes() -> None:
-    from game.loop import FixedStepLoop
-    from game.world import build_sim
+    from game.app.build import build_sim
+    from game.engine.loop import FixedStepLoop
     from web.control import Controller
     from web.frames import FrameEncoder, hello_for
     from web.server import Client, MirrorServer
@@ -368,14 +368,14 @@ def test_a_client_that_falls_behind_skips_to_a_keyframe_and_still_decodes() -> N
 
 @pytest.mark.unit
 def test_frames_replaced_before_the_server_took_them_pass_their_events_on() -> None:
-    from game.world import build_sim
+    from game.app.build import build_sim
 
     sim = build_sim(web_config(seed=2), mirror=True)
     try:
         sim.step()
         first = sim.frames.take()
         assert first is not None and [e.kind for e in first.events] == ["start"]
-        from game.commands import Reseed
+        from game.engine.commands import Reseed
 
         sim.post(Reseed(5))
         sim.step(3)  # three frames put, none taken: the reseed must not be lost
@@ -442,7 +442,7 @@ def test_block_means_add_in_reduceats_order_bit_for_bit() -> None:
 @pytest.mark.unit
 def test_a_frame_read_later_still_shows_its_own_tick() -> None:
     from components.mesh import MeshCell, TileStats
-    from game.world import build_sim
+    from game.app.build import build_sim
     from systems.mirror import energy_view
 
     sim = build_sim(web_config(seed=1, traffic__rate=2.0), mirror=True)

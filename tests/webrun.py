@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from game.app.build import initial_cells
+from game.app.serve import LiveRun
 from game.backends.reference import reference_step
 from game.config import Config, override
 from game.rules import parse_rule
-from game.serve import LiveRun
-from game.world import initial_cells
 
 TOKEN = "test-token"
 

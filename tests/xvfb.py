@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from game.bench_web import stop_process
-from game.images import Image, read_xwd
+from game.viewer.images import Image, read_xwd
 
 
 @dataclass

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from game.commands import Reseed
-from game.loop import MAX_RATE, MIN_RATE, Control, FixedStepLoop
-from game.world import Sim
+from game.engine.commands import Reseed
+from game.engine.loop import MAX_RATE, MIN_RATE, Control, FixedStepLoop
+from game.engine.world import Sim
+from game.errors import one_line
 
 Bot = tuple[int, int]
 
@@ -91,11 +92,6 @@ def message_id(raw: Any) -> int | None:
     return None
 
 
-def _one_line(text: str) -> str:
-    """``text`` with its line breaks as spaces (msgspec quotes unknown field names verbatim)."""
-    return " ".join(text.splitlines())
-
-
 def parse(data: str | bytes, limit: int) -> tuple[Message | None, int | None, str | None]:
     """``(message, id, error)`` of one WebSocket message: JSON if text, msgpack if binary."""
     # surrogatepass: a str from elsewhere than aiohttp may hold lone surrogates; decoding says so.
@@ -107,7 +103,7 @@ def parse(data: str | bytes, limit: int) -> tuple[Message | None, int | None, st
     except (msgspec.DecodeError, UnicodeError, RecursionError) as err:
         # msgspec decodes nesting recursively (~1000 levels of `[`, 2 KB, exhaust the stack)
         # and lets a msgpack string that is not UTF-8 escape as a UnicodeDecodeError.
-        return None, None, _one_line(f"not a control message: {err}")
+        return None, None, one_line(f"not a control message: {err}")
     ident = message_id(raw)
     if not isinstance(raw, dict) or "op" not in raw:
         return None, ident, "a control message is an object with an `op`"
@@ -117,7 +113,7 @@ def parse(data: str | bytes, limit: int) -> tuple[Message | None, int | None, st
     try:
         return msgspec.convert(raw, Message), ident, None
     except msgspec.ValidationError as err:
-        return None, ident, _one_line(f"bad {what}: {err}")
+        return None, ident, one_line(f"bad {what}: {err}")
 
 
 class Controller:

@@ -1,6 +1,6 @@
 """The WebSocket's messages (msgpack, see docs/web.md) and the encoder of frames.
 
-The encoder turns the mirror's :class:`systems.mirror.MirrorFrame` into wire frames: the lattice
+The encoder turns the mirror's :class:`game.engine.frames.MirrorFrame` into wire frames: the lattice
 as the zlib-compressed XOR of its bit-packed cells with the previous frame's (a delta), or the
 cells themselves (a keyframe). It encodes each frame once for every client; a keyframe is built
 only when someone needs it.
@@ -19,17 +19,9 @@ import msgspec
 import numpy as np
 
 from components.bot import STATE_COLOURS
-from game.events import AnyEvent
-from game.world import Sim
-from systems.mirror import (
-    BotView,
-    GliderView,
-    MirrorFrame,
-    PatternView,
-    RunInfo,
-    ShardView,
-    run_info,
-)
+from game.engine.events import AnyEvent
+from game.engine.frames import BotView, GliderView, MirrorFrame, PatternView, RunInfo, ShardView
+from game.engine.world import Sim, run_info
 
 PROTOCOL: Final = 1
 

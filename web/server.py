@@ -1,7 +1,7 @@
 """The web mirror: aiohttp in its own thread, fed from the simulation by a one-slot mailbox.
 
 The simulation never waits for the server. Each tick the mirror system replaces the newest
-frame in a :class:`game.mailbox.Latest`; the broadcaster takes it when ready (at most
+frame in a :class:`game.engine.mailbox.Latest`; the broadcaster takes it when ready (at most
 ``serve.fps`` a second), encodes it once and offers it to every client. Each client has a small
 queue and its own writer task: a client that falls behind has its queue emptied and gets the
 newest frame as a keyframe, so a slow or stalled reader costs the others nothing. Routes:
@@ -28,9 +28,9 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from game.config import ServeConfig
+from game.engine.frames import MirrorFrame
+from game.engine.mailbox import Latest
 from game.errors import BadInput
-from game.mailbox import Latest
-from systems.mirror import MirrorFrame
 from web.control import MAX_FRAME, Controller, parse
 from web.frames import Ack, Encoded, Error, FrameEncoder, Hello, Stats, encode, stamp
 
@@ -81,7 +81,7 @@ class MirrorServer:
         self.port = self.config.port if port is None else port
         self.clients: set[Client] = set()
         self.frames_sent = 0
-        self.fps = self.config.fps  # the pacer may lower it under load (game.pacing)
+        self.fps = self.config.fps  # the pacer may lower it under load (game.engine.pacing)
         self.pacing: Callable[[], dict[str, Any]] | None = None
         self._encoder = FrameEncoder()
         self._thread: threading.Thread | None = None

@@ -6,14 +6,14 @@ import glob
 import sys
 from typing import TYPE_CHECKING
 
-from game.backends.base import Cells, LifeBackend
+from game.backends.base import LifeBackend
 from game.errors import BackendUnavailable
 from game.rules import Rule
 
 if TYPE_CHECKING:
     import moderngl
 
-__all__ = ["Cells", "LifeBackend", "choose_backend", "make_backend"]
+__all__ = ["LifeBackend", "choose_backend", "make_backend"]
 
 
 def _may_have_gpu() -> bool:

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from game.cells import Cells
 from game.rules import Rule
-
-Cells = npt.NDArray[np.uint8]
 
 
 @runtime_checkable

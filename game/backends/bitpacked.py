@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import numpy.typing as npt
 
-from game.backends.base import Cells
+from game.cells import Cells
 from game.rules import Rule
 
 Words = npt.NDArray[np.uint64]

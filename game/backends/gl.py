@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from game.backends.base import Cells
+from game.cells import Cells
 from game.errors import BackendUnavailable
 from game.glcontext import load_shader
 from game.rules import Rule

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from game.backends.base import Cells
+from game.cells import Cells
 from game.rules import Rule
 
 

@@ -12,14 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from game.cells import Cells
 from game.patterns.apgcode import decode_apgcode, orientations
 from game.patterns.census import Census
 from game.patterns.classify import classify
 from game.rules import CONWAY, Rule
-
-Cells = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-Cells = npt.NDArray[np.uint8]
+from game.cells import Cells
 
 #: lifelib's ``charnames``: the character for a 5-bit column value, and for a zero-run length.
 CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from components.pattern import DetectedObject
 from game.backends.bitpacked import BitPackedBackend
+from game.cells import Cells
 from game.patterns.classify import Classification, classify, plane_step, unsettled
 from game.patterns.islands import (
     IntArray,
@@ -40,7 +41,6 @@ from game.patterns.islands import (
 )
 from game.rules import Rule
 
-Cells = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float64]
 
 _MAX_WINDOWS = 8

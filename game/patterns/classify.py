@@ -25,11 +25,11 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from game.cells import Cells
 from game.patterns.apgcode import apgcode, crop
 from game.patterns.catalogue import friendly_name
 from game.rules import CONWAY, Rule
 
-Cells = npt.NDArray[np.uint8]
 Kind = Literal["still", "oscillator", "spaceship", "unsettled"]
 
 #: How many classifications the cache keeps (least recently used are dropped first).

@@ -21,10 +21,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from game.backends.bitpacked import BitPackedBackend
+from game.engine.beside import beside_the_loop
 from game.patterns.census import Census, CensusResult, _concat, _select, moved_on
 from game.patterns.classify import Classification
 from game.rules import Rule, parse_rule
-from game.world import beside_the_loop
 
 _census: Census | None = None
 _lookahead: BitPackedBackend | None = None

@@ -16,14 +16,14 @@ from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Protocol
 
-from game.errors import BadInput
+from game.errors import BadInput, one_line
 from game.sweep.worker import (
+    ERROR_CHARS,
     Crash,
     Outcome,
     Task,
     execute,
     init_local_worker,
-    one_line_error,
     run_local,
 )
 
@@ -220,8 +220,8 @@ class RayPool:
             ray.init(address=address, **quiet)
         except (ConnectionError, ValueError, RuntimeError, ImportError) as err:
             # ImportError: a ray:// address needs Ray Client, the ray[client] extra.
-            raise BadInput(f"--ray {address}: cannot join the Ray cluster: "
-                           f"{one_line_error(err)}") from None
+            why = one_line(f"{type(err).__name__}: {err}", ERROR_CHARS)
+            raise BadInput(f"--ray {address}: cannot join the Ray cluster: {why}") from None
 
     def submit(self, task: Task) -> None:
         """Start one attempt."""

@@ -22,10 +22,10 @@ import msgspec
 from game.config import (
     Config,
     config_keys,
+    decode_error_line,
     decode_yaml,
     load_config,
     logged_config,
-    one_line,
     override,
 )
 from game.errors import BadInput
@@ -190,7 +190,7 @@ class _Resolver:
             try:
                 typed = msgspec.convert({**params, key: value}, self.scenario.params)
             except msgspec.ValidationError as err:
-                raise BadInput(one_line(f"{self.source}: {where}", err)) from None
+                raise BadInput(decode_error_line(f"{self.source}: {where}", err)) from None
             params[key] = msgspec.to_builtins(typed)[key]
             return config, params[key]
         config = override(config, key, value, f"{self.source}: {where}")
@@ -229,7 +229,7 @@ def load_plan(path: str | Path) -> Plan:
     try:
         spec = msgspec.convert(_decode_yaml(data, source), SpecFile)
     except msgspec.ValidationError as err:
-        raise BadInput(one_line(source, err)) from None
+        raise BadInput(decode_error_line(source, err)) from None
     if spec.scenario not in SCENARIOS:
         raise BadInput(f"{source}: scenario {spec.scenario!r} is not one of "
                        f"{', '.join(sorted(SCENARIOS))}")

@@ -19,10 +19,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from game.config import Config
+from game.errors import one_line
 from game.sweep.scenarios import SCENARIOS, Metrics
 
 if TYPE_CHECKING:
     from multiprocessing.queues import SimpleQueue
+
+#: A failed run's error is kept as one line of its type and message, cut to this many characters.
+ERROR_CHARS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +64,6 @@ class Crash:
     started: bool
     culprit: bool
     reason: str
-
-
-def one_line_error(err: BaseException) -> str:
-    """An exception as one line of at most 400 characters: its type, then its message."""
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= 400 else text[:397] + "..."
 
 
 def _number(value: float | int | None) -> float | None:
@@ -114,7 +112,8 @@ def execute(task: Task) -> Outcome:
         raw = scenario.run(config, task.seed, params)
         metrics: Metrics = {m: _number(raw.get(m)) for m in scenario.metrics}
     except Exception as err:  # noqa: BLE001 - a run's failure is data: recorded, retried
-        return Outcome(task.index, None, one_line_error(err), time.perf_counter() - start, worker)
+        error = one_line(f"{type(err).__name__}: {err}", ERROR_CHARS)
+        return Outcome(task.index, None, error, time.perf_counter() - start, worker)
     return Outcome(task.index, metrics, None, time.perf_counter() - start, worker)
 
 

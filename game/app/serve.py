@@ -11,10 +11,13 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from game.app.build import build_sim
 from game.config import Config
-from game.loop import FixedStepLoop
-from game.pacing import Pacer
-from game.world import Sim, build_sim, settle_heap
+from game.engine.loop import FixedStepLoop
+from game.engine.pacing import Pacer
+from game.engine.world import Sim, settle_heap
+from web.control import Controller
+from web.frames import hello_for
 
 if TYPE_CHECKING:
     import moderngl
@@ -114,9 +117,7 @@ class LiveRun:
 
     def start_web(self, host: str, port: int) -> str:
         """Start the web mirror; returns its URL (raises BadInput for a busy port)."""
-        from web.control import Controller
-        from web.frames import hello_for
-        from web.server import MirrorServer
+        from web.server import MirrorServer  # loads aiohttp, which only the web mirror needs
 
         controller = Controller(self.sim, self.loop, self.token)
         hello = hello_for(self.sim, controller.adapters(), self.config.serve.max_message)

@@ -1,9 +1,9 @@
 """``cybermesh view``: the native window — the run drawn live, driven from the keyboard.
 
 The render loop is the run's loop: each frame runs the ticks due (the fixed-timestep
-accumulator of :class:`game.loop.FixedStepLoop`), then draws the newest state at the display's
-rate. Keys follow Golly where Golly has one; :data:`KEYS` is the one table the key handler and
-the help overlay (H) both read. The web mirror runs alongside unless ``--no-web``.
+accumulator of :class:`game.engine.loop.FixedStepLoop`), then draws the newest state at the
+display's rate. Keys follow Golly where Golly has one; :data:`KEYS` is the one table the key
+handler and the help overlay (H) both read. The web mirror runs alongside unless ``--no-web``.
 """
 
 from __future__ import annotations
@@ -20,25 +20,24 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from game.commands import Reseed, StampPattern
+from game.app.serve import LiveRun, StatusLine, status_text
+from game.cells import Cell
 from game.config import Config
+from game.engine.commands import Reseed, StampPattern
+from game.engine.frames import BotView, MirrorFrame
+from game.engine.loop import Control
 from game.errors import BadInput
-from game.font import read_atlas
-from game.loop import Control
 from game.paths import PATTERNS_DIR
-from game.render import Camera, Renderer, Scene, zoom_factor
 from game.rle import read_rle
-from game.serve import LiveRun, StatusLine, status_text
-from game.window import Window
+from game.viewer.font import read_atlas
+from game.viewer.render import Camera, Renderer, Scene, zoom_factor
+from game.viewer.window import Window
 
 if TYPE_CHECKING:
     import moderngl
 
-    from systems.mirror import BotView, MirrorFrame
-
 MESSAGE_SECONDS: Final = 3.0
 HUD_PAD: Final = 16.0  # the HUD panel's padding, top and bottom
-Cell = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +376,7 @@ class Viewer(Window):
     def _bot_adapter(self) -> tuple[Cell, str | None, list[str]] | None:
         """The bot under the cursor, its active adapter and the resident ones (None: no bot)."""
         assert self.live is not None and self.picture is not None
-        from systems.pulse import PulseSystem
+        from systems.pulse import PulseSystem  # loads torch
 
         system = self.live.sim.schedule.get("pulse")
         if not isinstance(system, PulseSystem):

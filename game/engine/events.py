@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from game.cells import Cell
+
 
 class Event(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True):
     """Base of all events: the tick it happened on (0 = the initial state)."""
@@ -100,9 +102,6 @@ class TrackLost(Event, tag="track_lost", frozen=True):
     x: float
     y: float
     reason: str
-
-
-Cell = tuple[int, int]  # a mesh coordinate [row, col]
 
 
 class Spawn(Event, tag="spawn", frozen=True):

@@ -60,7 +60,7 @@ class Schedule:
     def add(self, system: System) -> None:
         """Put ``system`` in its phase (one system per phase) and register it with esper."""
         if system.phase not in TICK_ORDER:
-            raise ValueError(f"unknown phase {system.phase!r}; see game.schedule.TICK_ORDER")
+            raise ValueError(f"unknown phase {system.phase!r}; see game.engine.schedule.TICK_ORDER")
         if system.phase in self._by_phase:
             raise ValueError(f"phase {system.phase!r} already has a system")
         self._by_phase[system.phase] = system

@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from game.loop import Control, FixedStepLoop
+from game.engine.loop import Control, FixedStepLoop
 
 #: (mirror fps, render fps, tick rate) as fractions of their set values, one row per level.
 STEPS: Final = (

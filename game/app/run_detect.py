@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 
@@ -40,8 +41,6 @@ def detect_pattern(args: argparse.Namespace) -> tuple[list[DetectedObject], dict
 
 
 def _shift(o: DetectedObject, dx: int, dy: int) -> DetectedObject:
-    from dataclasses import replace
-
     return replace(o, x=o.x + dx, y=o.y + dy, cx=o.cx + dx, cy=o.cy + dy)
 
 

@@ -17,13 +17,12 @@ import numpy as np
 import numpy.typing as npt
 
 from components.bot import BOT_STATES, STATE_COLOURS
-from game.font import COLUMNS, FontAtlas
+from game.engine.frames import BotView, GliderView, PatternView, ShardView
 from game.glcontext import load_shader
+from game.viewer.font import COLUMNS, FontAtlas
 
 if TYPE_CHECKING:
     import moderngl
-
-    from systems.mirror import BotView, GliderView, PatternView, ShardView
 
 Colour = tuple[float, float, float, float]
 

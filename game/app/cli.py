@@ -1,8 +1,9 @@
 """The ``cybermesh`` console script: one parser, one subcommand per run mode.
 
 Exit codes: 0 ok, 2 bad input (one line on stderr, no traceback), 1 internal error.
-Heavy imports (torch, moderngl, aiohttp) happen inside the subcommands that need them, so
-``cybermesh --help`` and ``cybermesh ca`` start fast.
+Each subcommand's module is imported on its own path only: the detection stack (scipy), torch,
+moderngl and aiohttp load where they are needed, so ``cybermesh --help`` and ``cybermesh ca``
+start fast.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from game.errors import BadInput
+from game.errors import BadInput, one_line
 
 if TYPE_CHECKING:
     from game.config import Config
@@ -339,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _VersionAction(argparse.Action):
-    """``--version``, reading the installed metadata only when asked (it costs ~40 ms)."""
+    """``--version``, reading the installed metadata only when asked (importing it is slow)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
         from importlib.metadata import PackageNotFoundError, version
@@ -365,7 +366,7 @@ def _scenarios() -> list[str]:
 
 def load_run_config(args: argparse.Namespace) -> Config:
     """The config for a run: file (or default), then --set items, then dedicated flags."""
-    from game.config import load_config, override, parse_set
+    from game.config import load_config, override, parse_set  # start-up: see the module docstring
 
     config = load_config(args.config)
     for item in args.set:
@@ -413,17 +414,18 @@ def _seed_backend(args: argparse.Namespace) -> tuple[object, object]:
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the parsed command; errors become exit codes (2 bad input, 1 internal)."""
+    # Each subcommand imports its module here, on its own path: see the module docstring.
     try:
         if args.command == "ca":
-            from game.run_ca import run_ca
+            from game.app.run_ca import run_ca
 
             return run_ca(args)
         if args.command == "detect":
-            from game.run_detect import run_detect
+            from game.app.run_detect import run_detect
 
             return run_detect(args)
         if args.command == "replay":
-            from game.replay import run_replay
+            from game.app.replay import run_replay
 
             return run_replay(args)
         if args.command in ("serve", "view"):
@@ -432,10 +434,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             # under load ran 3.8 ticks/s with traffic instead of 14.6 (TROUBLESHOOTING).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             if args.command == "view":
-                from game.view import run_view
+                from game.viewer.view import run_view
 
                 return run_view(args, load_run_config(args))
-            from game.serve import run_serve
+            from game.app.serve import run_serve
 
             return run_serve(args, load_run_config(args))
         if args.command == "bench":
@@ -451,7 +453,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"unknown command {args.command!r}")
     except BadInput as err:
         # One line even when the message quotes a user's path or value with a newline in it.
-        print(f"{PROG}: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
+        print(f"{PROG}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+from tqdm import tqdm
 
-from game.commands import from_input
+from game.app.build import build_sim
 from game.config import config_from_log, override
+from game.engine.events import AnyEvent, Input, Start, Stop
 from game.errors import BadInput
-from game.events import AnyEvent, Input, Start, Stop
 from game.files import read_bytes
-from game.world import build_sim
+from systems.input import from_input
 
 _DECODER = msgspec.json.Decoder(AnyEvent)
 
@@ -130,8 +131,6 @@ def _tick(raw: bytes) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """``cybermesh replay``: 0 when the logs match, 1 at a divergence (printed)."""
-    from tqdm import tqdm
-
     with tqdm(desc="replay", unit="tick", file=sys.stderr, disable=args.quiet or None,
               leave=False) as bar:
         def progress(tick: int, total: int) -> None:

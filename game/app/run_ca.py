@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from tqdm import tqdm
+
 from game.backends import LifeBackend, make_backend
 from game.rle import format_rle, read_rle, to_torus, write_rle
 
@@ -49,8 +51,6 @@ def _advance(backend: LifeBackend, gens: int, show: bool) -> None:
     if not show:
         step(gens)
         return
-    from tqdm import tqdm
-
     chunk = max(1, gens // 100)
     with tqdm(total=gens, unit="gen", file=sys.stderr, disable=None, leave=False) as bar:
         done = 0
