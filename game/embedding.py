@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from game.errors import BadInput, one_line
+from game.stats import percentile
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -326,11 +327,6 @@ def _out_of_memory(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
 
 
-def _percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile of ``values``, or None when there are none."""
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else None
-
-
 class Embedder:
     """An :class:`Encoder` behind an LRU cache keyed by text, batching the misses.
 
@@ -499,8 +495,8 @@ class Embedder:
             "splits": self.splits,
             "cached": len(self._cache),
             "cache_size": self.cache_size,
-            "batch_p50_ms": _percentile(ms, 50),
-            "batch_p95_ms": _percentile(ms, 95),
+            "batch_p50_ms": percentile(ms, 50) if ms else None,
+            "batch_p95_ms": percentile(ms, 95) if ms else None,
         }
 
 

@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from game.bench import SCENARIOS  # noqa: E402
+from game.bench.registry import SCENARIOS  # noqa: E402
 from game.errors import one_line  # noqa: E402
 
 PROG = "check_performance_regression"

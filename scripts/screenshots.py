@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from game.bench_web import BROWSER_ARGS, chromium, mirror_process  # noqa: E402
+from game.bench.web import BROWSER_ARGS, chromium, mirror_process  # noqa: E402
 from game.viewer.images import write_png  # noqa: E402
 from tests.xvfb import crop, virtual_display  # noqa: E402
 

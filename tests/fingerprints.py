@@ -36,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from game.app.build import build_sim
-from game.bench_full import WAVE_EVERY, Waves
-from game.bench_full import full_config as bench_full_config
+from game.bench.full import WAVE_EVERY, Waves
+from game.bench.full import full_config as bench_full_config
 from game.config import Config, override
 from game.engine.world import Sim
 
@@ -60,7 +60,7 @@ def pinned(config: Config, backend: str) -> Config:
 def bench_workload(mesh: tuple[int, int], backend: str = "numpy") -> Config:
     """The full bench's default workload (``cybermesh bench --scenario full``) at ``mesh``.
 
-    ``game.bench_full.full_config`` on the built-in defaults: seed 0, a soup, detection beside
+    ``game.bench.full.full_config`` on the built-in defaults: seed 0, a soup, detection beside
     the loop, 2 shards spawned a tick with mixed transport, every bot pulsing ``rule_persist``
     every 10 ticks; :func:`run_bench_workload` adds the bench's wave every 100 ticks.
     """

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from game.app.cli import SCENARIO_NAMES, build_parser, main
-from game.bench import ALL_ORDER, SCENARIOS, print_all, run_all
-from game.bench_full import GATES, full_config, run_full, scenario_full
+from game.bench.full import GATES, full_config, run_full, scenario_full
+from game.bench.registry import ALL_ORDER, SCENARIOS, print_all, run_all
 from game.config import Config
 from game.engine.schedule import TICK_ORDER
 from tests.helpers import assert_one_line_error

@@ -51,7 +51,7 @@ def test_help_and_ca_do_not_import_torch_or_sentence_transformers(tmp_path: Path
 
 
 def test_bench_scenarios_match_the_parser() -> None:
-    from game.bench import SCENARIOS
+    from game.bench.registry import SCENARIOS
 
     assert set(SCENARIOS) == set(SCENARIO_NAMES)
     assert build_parser().parse_args(["bench", "--scenario", "ca"]).scenario == "ca"

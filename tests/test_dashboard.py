@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from game.bench_web import BROWSER_ARGS, serve_process, watch_dashboards
+from game.bench.web import BROWSER_ARGS, serve_process, watch_dashboards
 from game.viewer.images import read_png
 from tests.conftest import need
 from tests.gate_limits import failures, thresholds

@@ -283,7 +283,7 @@ def test_choose_device() -> None:
 @pytest.mark.integration
 def test_importing_game_embedding_does_not_import_torch() -> None:
     code = (
-        "import sys\nimport game.embedding, game.corpus, game.bench_embed\n"
+        "import sys\nimport game.embedding, game.corpus, game.bench.embed\n"
         "print([m for m in ('torch', 'sentence_transformers', 'aiohttp') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -240,7 +240,7 @@ def test_the_baseline_of_the_reports_machine_class_is_chosen(
 ])
 def test_the_machine_class_comes_from_the_vendor_vector_extensions_and_cores(
         cpuinfo: str, cpus: int | None, arch: str, expected: str) -> None:
-    from game.bench import machine_class
+    from game.bench.runner import machine_class
 
     assert machine_class(cpuinfo, cpus, arch) == expected
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from game.bench_glider import glider_config, ride
-from game.bench_routing import watched_sim
+from game.bench.glider import glider_config, ride
+from game.bench.routing import watched_sim
 from game.config import Config, override
 from game.engine.commands import SpawnShard, StampPattern
 from game.engine.events import Alight, Board, Handoff
@@ -280,8 +280,8 @@ def test_full_integration_soak_runs_every_system_without_error(tmp_path: Path) -
     log, no shard leaked, peak RSS and RSS growth after the warm-up within the gate's limits,
     by the end point and by the trend. Twelve seconds cannot show ten minutes (the bench's
     ``full --soak 600`` does); they do catch memory that grows with the ticks."""
-    from game.bench_full import full_config
-    from game.bench_routing import soak
+    from game.bench.full import full_config
+    from game.bench.routing import soak
 
     log = tmp_path / "events.jsonl"
     cfg = full_config(Config(), argparse.Namespace(soak=12.0))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from game.backends.bitpacked import BitPackedBackend
-from game.bench import same_up_to_translation
+from game.bench.ca import same_up_to_translation
 from game.rle import read_rle, write_rle
 from game.rules import parse_rule
 

@@ -247,7 +247,7 @@ def test_pulse_commands_and_config_reject_bad_input() -> None:
 
 
 def experiment_config() -> Config:
-    """The persistence experiment's settings (game/bench_pulse.py's docstring): pulses every 10
+    """The persistence experiment's settings (game/bench/pulse.py's docstring): pulses every 10
     ticks on the 5×5 mesh, no detection, no traffic."""
     cfg = override(override(Config(), "pulse.enabled", True), "detect.enabled", False)
     return override(override(cfg, "traffic.rate", 0.0), "pulse.every", 10)
@@ -279,7 +279,7 @@ def test_rule_persist_makes_soups_last_longer_than_no_pulse_and_a_random_pulse()
     """P1 on 40 unseen seeds: the gain over no pulse is at least the gate's 30 % with 95 %
     confidence (the interval's lower end, not only the estimate), and the adapter beats the
     budget-matched random pulse (lower end above 0). The bench runs the gate's 100 seeds."""
-    from game.bench_pulse import run_soup
+    from game.bench.pulse import run_soup
 
     cfg = experiment_config()
     kept = {mode: np.array([run_soup(cfg, seed, 200, mode)["settled"] for seed in PERSIST_SEEDS])
@@ -296,7 +296,7 @@ def test_rule_spark_stirs_more_and_settles_less_than_rule_persist() -> None:
     """P7: one pulse of every bot on ash (tick 150), then 16 ticks, on 30 unseen seeds. Seed by
     seed, ``rule_spark`` stirs more births than no pulse and than ``rule_persist``, and leaves
     fewer settled cells than ``rule_persist``: each paired 95 % interval clears 0."""
-    from game.bench_pulse import one_pulse
+    from game.bench.pulse import one_pulse
 
     cfg = experiment_config()
     runs = {mode: [one_pulse(cfg, range(seed, seed + 1), mode) for seed in SPARK_SEEDS]

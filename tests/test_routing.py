@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from components.shard import Shard
-from game.bench_routing import (
+from game.bench.routing import (
     Ledger,
     bound,
     burst_recovery,
@@ -334,7 +334,7 @@ def test_backpressure_never_drops_a_shard_in_transit() -> None:
 
 @pytest.mark.integration
 def test_every_live_bot_shows_the_state_of_its_inbox_after_each_tick() -> None:
-    from game.bench_routing import watched_sim
+    from game.bench.routing import watched_sim
 
     sim, _ = watched_sim(case(traffic__rate=12.0, route__inbox=4, route__down=[[2, 2]]))
     try:
@@ -355,7 +355,7 @@ def test_every_live_bot_shows_the_state_of_its_inbox_after_each_tick() -> None:
 
 @pytest.mark.integration
 def test_spawning_at_a_down_bot_is_dropped_with_its_reason() -> None:
-    from game.bench_routing import watched_sim
+    from game.bench.routing import watched_sim
     from game.engine.commands import SpawnShard
 
     sim, ledger = watched_sim(case(route__down=[[0, 0]]))
@@ -453,7 +453,7 @@ def test_short_soak_keeps_memory_and_entities_bounded() -> None:
     """R16's figure on a short run: RSS growth after the warm-up within the gate's 2 %, by the
     end point and by the trend. Ten seconds cannot show an hour without a leak (the bench's
     ``routing --soak 3600`` does); they do catch memory that grows with the ticks."""
-    from game.bench_routing import soak
+    from game.bench.routing import soak
 
     r = soak(case(), 10.0, lambda _: None, warmup=1000)
     assert r["error"] is None and r["ticks"] > r["warmup_ticks"] + 100
@@ -471,7 +471,7 @@ def test_event_log_is_several_times_smaller_than_full_state_dumps(tmp_path: Path
     import sys
 
     from game.app.build import build_sim
-    from game.bench_routing import StateDumps
+    from game.bench.routing import StateDumps
 
     events, dumps = tmp_path / "e.jsonl", tmp_path / "d.jsonl"
     sim = build_sim(case(traffic__rate=1.0), events_path=str(events))
@@ -491,7 +491,7 @@ def test_event_log_is_several_times_smaller_than_full_state_dumps(tmp_path: Path
 
 @pytest.mark.integration
 def test_a_user_injected_shard_is_checked_then_routed() -> None:
-    from game.bench_routing import watched_sim
+    from game.bench.routing import watched_sim
     from game.errors import BadInput
 
     sim, ledger = watched_sim(case(route__router="semantic"))

@@ -98,7 +98,7 @@ def test_hinted_search_passes_a_dead_end_for_the_trail_that_leads_on() -> None:
 
 @pytest.mark.integration
 def test_trails_decay_with_the_field_half_life() -> None:
-    from game.bench_routing import watched_sim
+    from game.bench.routing import watched_sim
 
     cfg = override(override(Config(), "lattice.soup_density", 0.0), "detect.enabled", False)
     sim, _ = watched_sim(cfg)
@@ -115,7 +115,7 @@ def test_trails_decay_with_the_field_half_life() -> None:
 
 @pytest.mark.integration
 def test_hops_leave_trails_and_only_good_deliveries_reinforce() -> None:
-    from game.bench_routing import watched_sim
+    from game.bench.routing import watched_sim
     from game.engine.commands import SpawnShard
 
     cfg = override(override(Config(), "lattice.soup_density", 0.0), "detect.enabled", False)
@@ -168,7 +168,7 @@ def test_validator_flags_a_shard_that_revisits_a_bot() -> None:
 
 @pytest.mark.integration
 def test_hints_on_skewed_traffic_no_loops_no_deadlock_and_better_matches() -> None:
-    from game.bench_energy import run_pair
+    from game.bench.energy import run_pair
 
     cfg = override(override(Config(), "detect.enabled", False), "route.horizon", 1)
     off, on = run_pair(cfg, 0.8, 600, 2.0)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from components.bot import BOT_STATES, STATE_COLOURS
-from game.bench_web import mirror_process
+from game.bench.web import mirror_process
 from game.config import Config, load_config, override
 from game.engine.frames import BotView
 from game.errors import BadInput

@@ -22,7 +22,7 @@ import pytest
 
 from components.shard import Shard
 from game.app.serve import LiveRun
-from game.bench_web import stalled_client
+from game.bench.web import stalled_client
 from tests.helpers import read_events
 from tests.webrun import TOKEN, get_json, reference_lattice, serving, wait_for, web_config
 from web.client import MirrorView, decode

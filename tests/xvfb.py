@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from game.bench_web import stop_process
+from game.bench.web import stop_process
 from game.viewer.images import Image, read_xwd
 
 

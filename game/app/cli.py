@@ -352,7 +352,8 @@ class _VersionAction(argparse.Action):
         parser.exit(0, f"{PROG} {text}\n")
 
 
-# The bench scenarios by name; game.bench.SCENARIOS implements exactly these (a test checks).
+# The bench scenarios by name; game.bench.registry.SCENARIOS implements exactly these (a test
+# checks).
 SCENARIO_NAMES: tuple[str, ...] = (
     "all", "ca", "detect", "embed", "energy", "full", "glider", "pulse", "routing", "throughput",
     "view", "web",
@@ -443,7 +444,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.command == "bench":
             # The benches measure what serve and view run: the same OpenMP policy.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            from game.bench import run_bench
+            from game.bench.runner import run_bench
 
             return run_bench(args, load_run_config(args))
         if args.command == "sweep":

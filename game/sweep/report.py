@@ -13,7 +13,7 @@ Written into the sweep's folder at the end of ``cybermesh sweep`` and rebuilt fr
   a categorical parameter's points side by side, not joined);
   with no grid, the metric's distribution over the seeds.
 
-Drawn on matplotlib's Agg canvas in the style of :mod:`game.plots` (12 in at 100 dpi).
+Drawn on matplotlib's Agg canvas in the style of :mod:`game.bench.plots` (12 in at 100 dpi).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def plot_metric(meta: Report, rows: list[Row], metric: str, path: Path) -> Path:
     """``plot-METRIC.png``: the metric against each swept parameter (module docstring)."""
     from matplotlib.figure import Figure
 
-    from game.plots import DPI, WIDTH_IN, _save
+    from game.bench.plots import DPI, WIDTH_IN, _save
 
     params = meta["params"]
     panels = max(len(params), 1)

@@ -3,8 +3,8 @@
 A scenario is a function ``(config, seed, params) -> metrics``, registered with
 :func:`_scenario` under its name, with a msgspec struct of the parameters a spec may set, the
 metrics it returns and the config it starts from. The per-run work is the project's real
-simulation code: :func:`game.bench_pulse.run_soup`, :func:`game.bench_routing.run_burst` with
-:func:`~game.bench_routing.summarise` and :func:`game.bench_energy.run_pair`.
+simulation code: :func:`game.bench.pulse.run_soup`, :func:`game.bench.routing.run_burst` with
+:func:`~game.bench.routing.summarise` and :func:`game.bench.energy.run_pair`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ SOUP_METRICS = ("settled", "live", "births")
 @_scenario("soup", SoupParams, SOUP_METRICS, ("settled",), (("pulse.enabled", False),))
 def soup(config: Config, seed: int, params: SoupParams) -> Metrics:
     """A random soup alone, no tier 2 or 3: the persistence experiment's no-pulse arm."""
-    from game.bench_pulse import run_soup
+    from game.bench.pulse import run_soup
 
     result = run_soup(config, seed, params.ticks, "none")
     return {k: result[k] for k in SOUP_METRICS}
@@ -126,7 +126,7 @@ PERSISTENCE_METRICS = (*SOUP_METRICS, "pulses")
            (("pulse.enabled", True), ("pulse.every", 10)), _check_mode)
 def persistence(config: Config, seed: int, params: PersistenceParams) -> Metrics:
     """One soup of the persistence experiment with one pulse mode (bench_pulse.run_soup)."""
-    from game.bench_pulse import run_soup
+    from game.bench.pulse import run_soup
 
     result = run_soup(config, seed, params.ticks, params.mode)
     return {k: result[k] for k in PERSISTENCE_METRICS}
@@ -140,7 +140,7 @@ ROUTING_METRICS = ("delivery_rate", "delivered", "expired", "dropped", "in_fligh
 @_scenario("routing", RoutingParams, ROUTING_METRICS, ("delivery_rate",))
 def routing(config: Config, seed: int, params: RoutingParams) -> Metrics:
     """One burst of uniform traffic until every shard has ended (bench_routing.run_burst)."""
-    from game.bench_routing import run_burst, summarise
+    from game.bench.routing import run_burst, summarise
 
     ledger, sim, info = run_burst(config, params.shards)
     try:
@@ -167,7 +167,7 @@ def energy(config: Config, seed: int, params: EnergyParams) -> Metrics:
     the change in the share delivered to the most similar bot. Times per tick are left out: a
     sweep's table holds what the seed and parameters determine.
     """
-    from game.bench_energy import run_pair
+    from game.bench.energy import run_pair
 
     off, on = run_pair(config, params.skew, params.shards, params.rate)
     out: Metrics = {f"{k}_{side}": r[k] for side, r in (("off", off), ("on", on))

@@ -19,6 +19,7 @@ import numpy as np
 from game.config import Config
 from game.corpus import load_corpus
 from game.embedding import Embedder, SentenceTransformerEncoder
+from game.stats import percentile
 
 GATE_BATCH_MS = 50.0
 GATE_HIT_MS = 0.05
@@ -28,12 +29,11 @@ PRECISIONS = ("fp32", "int8")
 
 def _summary(ms: list[float]) -> dict[str, Any]:
     """p50, p95 and min of a list of milliseconds."""
-    arr = np.asarray(ms, dtype=np.float64)
     return {
         "batches": len(ms),
-        "p50_ms": float(np.percentile(arr, 50)),
-        "p95_ms": float(np.percentile(arr, 95)),
-        "min_ms": float(arr.min()),
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "min_ms": float(min(ms)),
     }
 
 

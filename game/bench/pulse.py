@@ -29,8 +29,9 @@ import time
 
 import numpy as np
 
-from game.bench_routing import Progress, Report
+from game.bench.scenario import Progress, Report
 from game.config import Config, override
+from game.stats import percentile
 
 EVERY = 10  # the experiment's pulse schedule, when pulse.every is 0 (on demand)
 RESIDENT = "rule_persist"  # the adapter the random control's bots hold (it never reads it)
@@ -116,7 +117,7 @@ def _costs(cfg: Config) -> dict[str, float]:
         model.use(names[i % len(names)])
         switch.append(1e3 * (time.perf_counter() - start))
     return {"forward_ms_p50": statistics.median(forward),
-            "forward_ms_p95": float(np.percentile(forward, 95)),
+            "forward_ms_p95": percentile(forward, 95),
             "switch_ms_p50": statistics.median(switch),
             "switch_ms_max": max(switch),
             "rss_mb": psutil.Process().memory_info().rss / 2**20,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from game.bench_routing import Progress, Report, routing_config, run_burst, summarise
+from game.bench.routing import routing_config, run_burst, summarise
+from game.bench.scenario import Progress, Report
 from game.config import Config, override
 
 

@@ -11,9 +11,9 @@ import base64
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import esper
 import msgspec
@@ -21,18 +21,16 @@ import numpy as np
 
 from components.shard import Shard
 from game.app.build import build_sim
-from game.bench import _pct
+from game.bench.scenario import Progress, Report
 from game.cells import Cell
 from game.config import Config, override
 from game.engine.events import Delivered, Dropped, Event, Expired, Spawn
 from game.engine.world import Purpose, Sim, stream
 from game.files import open_for_writing
 from game.shardnet import ShardNet
+from game.stats import percentile
 from game.topology import mean_distance, torus_distance
 from systems.energy import tile_means
-
-Report = dict[str, Any]
-Progress = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -164,7 +162,7 @@ def run_burst(
                 break
         hist = sim.schedule.history or {}
         timing = {
-            phase: {"p50_ms": _pct(ms, 50), "p95_ms": _pct(ms, 95)}
+            phase: {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
             for phase, ms in hist.items() if phase in ("detect", "embed", "route", "glider")
         }
         return ledger, sim, {"ticks": sim.tick, "system_ms": timing}
@@ -212,8 +210,8 @@ def summarise(ledger: Ledger, sim: Sim) -> Report:
         "hops_mean": statistics.fmean(r.hops for r in delivered) if delivered else 0.0,
         "stretch_mean": statistics.fmean(stretches) if stretches else 1.0,
         "stretch_max": max(stretches, default=1.0),
-        "latency_p50": _pct([r.latency for r in delivered], 50),
-        "latency_p95": _pct([r.latency for r in delivered], 95),
+        "latency_p50": percentile([r.latency for r in delivered], 50),
+        "latency_p95": percentile([r.latency for r in delivered], 95),
     }
     if sim.config.route.router == "semantic" and recs:
         out["to_most_similar"] = to_most_similar(recs, net)
@@ -300,7 +298,7 @@ def load_gate(cfg: Config, sizes: tuple[int, ...] = (1, 2, 4, 8, 16), bursts: in
             sim.close()
             lat += [r.latency for r in ledger.shards.values() if r.end == "delivered"]
             drops += sum(r.end != "delivered" for r in ledger.shards.values())
-        p95 = _pct(lat, 95)
+        p95 = percentile(lat, 95)
         rows.append({"k": k, "bursts": bursts, "not_delivered": drops, "latency_p95": p95,
                      "p95_over_single_p50": p95 / single if single else 0.0})
     return {"single_latency_p50": single, "rows": rows}
@@ -331,7 +329,7 @@ def offered_load(cfg: Config, rate: float, warm: int, ticks: int) -> Report:
         lat = [r.latency for r in recs if r.end == "delivered"]
         drops = Counter(r.reason for r in recs if r.end == "dropped")
         return {"offered": rate, "delivered_per_tick": len(done) / ticks,
-                "latency_p50": _pct(lat, 50), "latency_p95": _pct(lat, 95),
+                "latency_p50": percentile(lat, 50), "latency_p95": percentile(lat, 95),
                 "dropped_share": sum(drops.values()) / max(len(recs), 1),
                 "dropped": dict(sorted(drops.items()))}
     finally:
@@ -402,7 +400,7 @@ def burst_recovery(cfg: Config, burst: int = 1024, probe_rate: float = 0.5,
             sim.close()
 
     calm, _ = probes(False)
-    normal = _pct([r.latency for r in calm.shards.values() if r.end == "delivered"], 95)
+    normal = percentile([r.latency for r in calm.shards.values() if r.end == "delivered"], 95)
     loaded, burst_ids = probes(True)
     burst_tick = 21
     probe = sorted((r for s, r in loaded.shards.items() if s not in burst_ids),
@@ -490,7 +488,7 @@ def soak(cfg: Config, seconds: float, progress: Progress, events: str | None = N
         sim.activate()
         live_shards = len(esper.get_component(Shard))
         hist = sim.schedule.history or {}
-        timing = {phase: {"p50_ms": _pct(ms, 50), "p95_ms": _pct(ms, 95),
+        timing = {phase: {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
                           "max_ms": max(ms, default=0.0)} for phase, ms in hist.items()}
     finally:
         sim.close()

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from game.bench import _pct
-from game.bench_routing import Ledger, Progress, Report, to_most_similar, watched_sim
+from game.bench.routing import Ledger, to_most_similar, watched_sim
+from game.bench.scenario import Progress, Report
 from game.config import Config, override
 from game.engine.commands import SpawnShard
 from game.engine.world import Purpose, stream
 from game.shardnet import ShardNet
+from game.stats import percentile
 
 
 def skewed(net: ShardNet, rng: np.random.Generator, popular: list[tuple[int, int]],
@@ -119,7 +120,7 @@ def _outcome(ledger: Ledger, net: ShardNet) -> Report:
     return {
         "shards": len(recs),
         "hops_mean": statistics.fmean(hops) if hops else 0.0,
-        "hops_p95": _pct(hops, 95),
+        "hops_p95": percentile(hops, 95),
         "delivered": sum(r.end == "delivered" for r in recs) / max(len(recs), 1),
         "to_most_similar": to_most_similar(recs, net),
         "expired": sum(r.end == "expired" for r in recs),

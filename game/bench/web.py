@@ -32,9 +32,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from game.bench_routing import Progress, Report
+from game.bench.scenario import Progress, Report
 from game.config import Config
 from game.errors import BadInput
+from game.stats import percentile
 
 if TYPE_CHECKING:
     import psutil
@@ -64,16 +65,14 @@ def chromium() -> str:
     return path
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
 _READ = """() => { const c = window.cybermesh; return {frames: c.frames, keyframes: c.keyframes,
   gaps: c.gaps, skipped: c.skipped, backwards: c.tickBackwards, tick: c.lastTick,
   latencies: c.latencies.length, sizes: c.sizes.length, connected: c.connected}; }"""
+
+
+def _observed(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` as a sample that was observed (NaN when none)."""
+    return percentile(values, q, empty=float("nan"), method="rank")
 
 
 def watch_dashboards(url: str, clients: int, seconds: float,
@@ -149,8 +148,10 @@ def watch_dashboards(url: str, clients: int, seconds: float,
         "gaps": sum(r["gaps"] for r in rows),
         "skipped": sum(r["skipped"] for r in rows),
         "backwards": sum(r["backwards"] for r in rows),
-        "frame_bytes": {"p50": _pct(sizes, 50), "p99": _pct(sizes, 99), "max": max(sizes)},
-        "latency_ms": {q: round(_pct(latencies, float(q[1:])), 3) for q in ("p50", "p95", "p99")}
+        "frame_bytes": {"p50": _observed(sizes, 50), "p99": _observed(sizes, 99),
+                        "max": max(sizes)},
+        "latency_ms": {q: round(_observed(latencies, float(q[1:])), 3)
+                       for q in ("p50", "p95", "p99")}
         | {"max": round(max(latencies), 3)},
     }
 

@@ -12,6 +12,7 @@ Drawn with matplotlib's object API on the Agg canvas: no display, no pyplot stat
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,10 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from game.bench.scenario import Report  # noqa: E402
 from game.engine.schedule import TICK_ORDER  # noqa: E402
+from game.errors import BadInput  # noqa: E402
 from game.files import write_bytes  # noqa: E402
-
-Report = dict[str, Any]
 
 #: Pixels per inch of every PNG; figures are 12 in wide, so 1200 px.
 DPI = 100
@@ -231,13 +232,24 @@ def scaling_curves(report: Report, path: Path) -> Path:
     return _save(fig, path)
 
 
+def prepare_plot_dir(folder: str) -> Path:
+    """Create ``folder`` if needed and check that a file can be written in it (BadInput if not)."""
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".cybermesh-", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise BadInput(f"--plot {folder}: cannot write plots there: "
+                       f"{err.strerror or err}") from None
+    return path
+
+
 def write_plots(report: Report, folder: Path) -> list[Path]:
     """Every plot the report has data for, written into ``folder``; their paths.
 
     An unwritable ``folder`` raises :class:`game.errors.BadInput` (one line).
     """
-    from game.bench import prepare_plot_dir
-
     prepare_plot_dir(str(folder))
     out: list[Path] = []
     if report.get("mode") == "scaling":

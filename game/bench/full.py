@@ -15,8 +15,8 @@ the same seed and flags run the same ticks.
 ``--scaling [MESHES]`` runs it at each mesh (default 5x5, 16x16, 64x64), and at the largest mesh
 once more per ``--scaling-shards`` count (default 0, 250, 1000 shards in flight), and reports time
 per tick against lattice cells and against shards in flight. ``--plot DIR`` draws PNGs
-(:mod:`game.plots`). ``--soak SECONDS`` is the earlier integration soak instead (wall clock, RSS
-growth after warm-up: the "no leak" figure).
+(:mod:`game.bench.plots`). ``--soak SECONDS`` is the earlier integration soak instead (wall clock,
+RSS growth after warm-up: the "no leak" figure).
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from game.app.build import build_sim
-from game.bench import _pct
-from game.bench_routing import Progress, Report, print_soak, soak
+from game.bench.routing import print_soak, soak
+from game.bench.scenario import Progress, Report
 from game.config import Config, override
 from game.engine.events import Delivered, Dropped, Event, Expired, Spawn
 from game.engine.world import Purpose, Sim, settle_heap, stream
+from game.stats import percentile
 from game.traffic import Traffic, uniform_spawns
 
 #: Ticks between LoRA waves (each from a seeded random live bot, with a random resident adapter).
@@ -242,7 +243,7 @@ GATES: tuple[Gate, ...] = (
 
 def _stats(ms: Sequence[float]) -> Report:
     """p50, p95, p99, max and mean of ``ms``."""
-    return {"p50": _pct(ms, 50), "p95": _pct(ms, 95), "p99": _pct(ms, 99),
+    return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99),
             "max": max(ms, default=0.0), "mean": statistics.fmean(ms) if ms else 0.0}
 
 
@@ -413,7 +414,7 @@ def scenario_full(args: argparse.Namespace, config: Config, progress: Progress) 
         report = _tick_run(args, config, progress)
     plot_dir = getattr(args, "plot", None)
     if plot_dir:
-        from game.plots import write_plots
+        from game.bench.plots import write_plots
 
         progress("full: drawing the plots")
         report["plots"] = [str(p) for p in write_plots(report, Path(plot_dir))]
