@@ -123,7 +123,7 @@ bench: setup
 PERF_DIR := test-results/perf
 PERF_SCENARIOS := ca detect routing throughput glider energy pulse full
 PERF_BENCH := $(VENV)/bin/cybermesh bench --quick
-# The slip check's tolerance (current / baseline): see tests/performance_thresholds.yaml.
+# The slip check's tolerance (current / baseline): docs/gates.md, "The slip check".
 PERF_MAX_SLIP ?= 1.25
 perf: setup
 	@rm -rf $(PERF_DIR) && mkdir -p $(PERF_DIR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
@@ -50,3 +51,18 @@ def write_bytes(
         raise error(f"{path}: cannot write {what}: permission denied") from None
     except OSError as err:
         raise error(f"{path}: cannot write {what}: {err.strerror or err}") from None
+
+
+def writable_dir(folder: str, problem: str) -> Path:
+    """Create ``folder`` if needed and check that a file can be written in it.
+
+    Where it cannot, :class:`BadInput` says ``problem`` and the system's reason, in one line.
+    """
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".cybermesh-", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise BadInput(f"{problem}: {err.strerror or err}") from None
+    return path

@@ -12,7 +12,6 @@ Drawn with matplotlib's object API on the Agg canvas: no display, no pyplot stat
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from game.bench.scenario import Report  # noqa: E402
 from game.engine.schedule import TICK_ORDER  # noqa: E402
-from game.errors import BadInput  # noqa: E402
-from game.files import write_bytes  # noqa: E402
+from game.files import writable_dir, write_bytes  # noqa: E402
 
 #: Pixels per inch of every PNG; figures are 12 in wide, so 1200 px.
 DPI = 100
@@ -232,25 +230,12 @@ def scaling_curves(report: Report, path: Path) -> Path:
     return _save(fig, path)
 
 
-def prepare_plot_dir(folder: str) -> Path:
-    """Create ``folder`` if needed and check that a file can be written in it (BadInput if not)."""
-    path = Path(folder)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".cybermesh-", suffix=".probe"):
-            pass
-    except OSError as err:
-        raise BadInput(f"--plot {folder}: cannot write plots there: "
-                       f"{err.strerror or err}") from None
-    return path
-
-
 def write_plots(report: Report, folder: Path) -> list[Path]:
     """Every plot the report has data for, written into ``folder``; their paths.
 
     An unwritable ``folder`` raises :class:`game.errors.BadInput` (one line).
     """
-    prepare_plot_dir(str(folder))
+    writable_dir(str(folder), f"--plot {folder}: cannot write plots there")
     out: list[Path] = []
     if report.get("mode") == "scaling":
         out.append(scaling_curves(report, folder / SCALING_PNG))

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from game.bench.plots import prepare_plot_dir
 from game.bench.registry import SCENARIOS
 from game.bench.scenario import Report
 from game.config import Config
 from game.errors import BadInput
-from game.files import write_bytes
+from game.files import writable_dir, write_bytes
 
 #: The scenarios that draw ``--plot`` PNGs.
 PLOTTING = ("full", "all")
@@ -87,7 +86,7 @@ def run_bench(args: argparse.Namespace, config: Config) -> int:
         if args.scenario not in PLOTTING:
             raise BadInput(f"--plot: only --scenario {' or '.join(PLOTTING)} draws plots, "
                            f"not {args.scenario}")
-        prepare_plot_dir(args.plot)
+        writable_dir(args.plot, f"--plot {args.plot}: cannot write plots there")
     scenario, show = SCENARIOS[args.scenario]
     with tqdm(desc=args.scenario, file=sys.stderr, disable=None, leave=False,
               bar_format="{desc}: {elapsed}") as bar:
